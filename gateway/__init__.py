@@ -1,0 +1,1 @@
+"""Provider Portal Gateway: a GraphQL gateway over provider-portal account data."""

@@ -1,0 +1,109 @@
+"""Casbin policy compiled into per-role decision tables.
+
+Casbin is the source of truth, but ``enforce`` costs up to milliseconds per call, so it is
+never on the request path. At start-up (and on reload) the enforcer is asked once per
+(role, ``Type.field``, action); at request time a decision is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+import casbin
+
+from gateway.catalog import HEALTH_PLAN_ROLES, ORGANIZATION_ROLES
+
+# Pseudo-roles the gateway adds from the request itself, not from the database.
+AUTHENTICATED = "AUTHENTICATED"  # every signed-in caller
+ANONYMOUS = "ANONYMOUS"  # a caller without a valid token
+SELF = "SELF"  # the caller looking at their own user or membership
+PSEUDO_ROLES = frozenset({AUTHENTICATED, ANONYMOUS, SELF})
+ALL_ROLES = ORGANIZATION_ROLES | HEALTH_PLAN_ROLES | PSEUDO_ROLES
+
+READ, READ_MASKED, WRITE = "read", "read_masked", "write"
+ORG_DOMAIN, PLAN_DOMAIN = "org/*", "plan"
+
+
+class Decision(IntEnum):
+    DENY = 0
+    MASK = 1
+    ALLOW = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A decision and the policy line that made it (None: default deny)."""
+
+    decision: Decision
+    rule: str | None
+    action: str = READ
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is not Decision.DENY
+
+
+DEFAULT_DENY = Verdict(Decision.DENY, None)
+
+
+def load_enforcer(model: Path, policy: Path) -> casbin.Enforcer:
+    return casbin.Enforcer(str(model), str(policy))
+
+
+def _domain(role: str) -> str:
+    return PLAN_DOMAIN if role in HEALTH_PLAN_ROLES else ORG_DOMAIN
+
+
+def _ask(enforcer: casbin.Enforcer, role: str, obj: str, act: str) -> str | None | bool:
+    """The matched rule as text if allowed, False if denied."""
+    allowed, rule = enforcer.enforce_ex(role, _domain(role), obj, act)
+    return ", ".join(rule) if allowed else False
+
+
+class PolicyTable:
+    """Decisions per role, and memoized unions for the role sets callers actually hold."""
+
+    def __init__(self, enforcer: casbin.Enforcer, objects: Iterable[tuple[str, str, str]]) -> None:
+        """``objects``: (type name, field name, action) for every operation of the schema."""
+        self._by_role: dict[str, dict[tuple[str, str], Verdict]] = {}
+        for role in ALL_ROLES:
+            table: dict[tuple[str, str], Verdict] = {}
+            for type_name, field, action in objects:
+                verdict = _compile_one(enforcer, role, type_name, field, action)
+                if verdict.allowed:
+                    table[(type_name, field)] = verdict
+            self._by_role[role] = table
+        self._combined: dict[tuple[frozenset[str], str, str], Verdict] = {}
+
+    def decide(self, roles: frozenset[str], type_name: str, field: str) -> Verdict:
+        """The most permissive verdict of any of ``roles`` (a union of privileges)."""
+        key = (roles, type_name, field)
+        verdict = self._combined.get(key)
+        if verdict is None:
+            verdict = max(
+                (self._by_role[r].get((type_name, field), DEFAULT_DENY) for r in roles),
+                key=lambda v: v.decision,
+                default=DEFAULT_DENY,
+            )
+            self._combined[key] = verdict
+        return verdict
+
+    def roles_allowed(self, type_name: str, field: str) -> frozenset[str]:
+        return frozenset(r for r, t in self._by_role.items() if (type_name, field) in t)
+
+
+def _compile_one(
+    enforcer: casbin.Enforcer, role: str, type_name: str, field: str, action: str
+) -> Verdict:
+    obj = f"{type_name}.{field}"
+    rule = _ask(enforcer, role, obj, action)
+    if rule is not False:
+        return Verdict(Decision.ALLOW, rule or None, action)
+    if action == READ:
+        rule = _ask(enforcer, role, obj, READ_MASKED)
+        if rule is not False:
+            return Verdict(Decision.MASK, rule or None, READ_MASKED)
+    return Verdict(Decision.DENY, None, action)

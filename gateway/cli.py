@@ -1,0 +1,163 @@
+"""The ``gateway`` command line (SPEC section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway.settings import Settings, get_settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        print(f"gateway: bad settings: {error}", file=sys.stderr)
+        return 2
+    command: Command = args.command
+    return command(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="migrate and load the demo world first")
+    serve.set_defaults(command=_serve)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        command=_migrate
+    )
+
+    seed = commands.add_parser("seed", help="load the demo world or a YAML seed file")
+    source = seed.add_mutually_exclusive_group(required=True)
+    source.add_argument("--demo", action="store_true")
+    source.add_argument("--file", type=Path)
+    seed.set_defaults(command=_seed)
+
+    token = commands.add_parser("token", help="print a bearer token (development only)")
+    token.add_argument("username")
+    token.set_defaults(command=_token)
+
+    policy = commands.add_parser("policy", help="policy tools").add_subparsers(required=True)
+    policy.add_parser("check", help="fail unless policy and schema match").set_defaults(
+        command=_policy_check
+    )
+
+    audit = commands.add_parser("audit", help="access-log tools").add_subparsers(required=True)
+    audit.add_parser("verify", help="check the hash chain").set_defaults(command=_audit_verify)
+    audit.add_parser("export", help="print the log as JSON lines").set_defaults(
+        command=_audit_export
+    )
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    if args.demo:
+        _migrate(args, settings)
+        from gateway.seeding import seed_demo_if_empty
+
+        asyncio.run(seed_demo_if_empty(settings))
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.migrate import upgrade
+
+    upgrade(settings)
+    return 0
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.seeding import SeedError, seed_demo, seed_file
+
+    try:
+        if args.demo:
+            summary = asyncio.run(seed_demo(settings))
+        else:
+            summary = asyncio.run(seed_file(settings, args.file))
+    except SeedError as error:
+        print(f"gateway seed: {error}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.identity import mint_token
+
+    if not settings.is_development:
+        print("gateway token: refused outside development (GATEWAY_ENV)", file=sys.stderr)
+        return 2
+    print(mint_token(settings, args.username))
+    return 0
+
+
+def _policy_check(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.policy_check import check_policy
+    from gateway.schema import build_schema
+
+    problems = check_policy(settings, build_schema(settings))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"policy check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("policy check: every schema field has a rule and every rule names a field")
+    return 0
+
+
+def _audit_verify(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.access_log import verify_chain
+    from gateway.db import Database
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            checked, problem = await verify_chain(db, settings.chain_key)
+        finally:
+            await db.dispose()
+        if problem is not None:
+            print(f"audit verify: FAILED at {problem} ({checked} entries intact before it)",
+                  file=sys.stderr)
+            return 1
+        print(f"audit verify: {checked} entries, chain intact")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _audit_export(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.access_log import export_entries
+    from gateway.db import Database
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            async for entry in export_entries(db):
+                sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        finally:
+            await db.dispose()
+        return 0
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What a gateway process holds for its lifetime: settings, database, schema, policy, log writer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+import strawberry
+from starlette.requests import HTTPConnection
+
+from gateway.access_log import AccessLogWriter
+from gateway.authorization import READ, PolicyTable, load_enforcer
+from gateway.db import Database
+from gateway.schema import build_schema, schema_fields
+from gateway.settings import Settings
+
+logger = logging.getLogger("gateway")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    schema: strawberry.Schema
+    policy: PolicyTable
+    access_log: AccessLogWriter
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        db = Database(settings.database_url)
+        schema = build_schema(settings)
+        return cls(
+            settings=settings,
+            db=db,
+            schema=schema,
+            policy=compile_policy(settings, schema),
+            access_log=AccessLogWriter(db, settings.chain_key),
+        )
+
+    def client_address(self, request: HTTPConnection) -> str | None:
+        if self.settings.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[0].strip()[:64]
+        return request.client.host if request.client else None
+
+    def log_failure(self, message: str, request_id: str) -> None:
+        logger.exception("%s (request %s)", message, request_id)
+
+
+def compile_policy(settings: Settings, schema: strawberry.Schema) -> PolicyTable:
+    objects = tuple((t, f, READ) for t, f, _ in schema_fields(schema))
+    digest = hashlib.sha256(
+        settings.policy_model.read_bytes() + settings.policy_file.read_bytes()
+    ).hexdigest()
+    return _compiled(str(settings.policy_model), str(settings.policy_file), digest, objects)
+
+
+@lru_cache(maxsize=4)
+def _compiled(
+    model: str, policy: str, digest: str, objects: tuple[tuple[str, str, str], ...]
+) -> PolicyTable:
+    """Compiling asks Casbin a few thousand questions; a process does it once per policy."""
+    from pathlib import Path
+
+    return PolicyTable(load_enforcer(Path(model), Path(policy)), objects)

@@ -1,0 +1,174 @@
+"""Organization, its address, tax IDs, EFT account and providers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway import models
+from gateway.caller import NodeScope
+from gateway.catalog import MembershipStatus, OrganizationKind, OrganizationStatus
+from gateway.context import Context
+from gateway.pagination import PageRequest
+from gateway.resolvers import organizations as resolve
+from gateway.schema.pagination import Connection, connection
+
+if TYPE_CHECKING:
+    from gateway.schema.agencies import AgencyGrant
+    from gateway.schema.users import Membership
+
+MembershipStatusEnum = strawberry.enum(MembershipStatus, name="MembershipStatus")
+OrganizationStatusEnum = strawberry.enum(OrganizationStatus, name="OrganizationStatus")
+
+Info = strawberry.Info[Context, None]
+
+
+def page_of(info: Info, first: int | None, after: str | None) -> PageRequest:
+    settings = info.context.settings
+    return PageRequest.parse(
+        first, after, default=settings.page_size_default, maximum=settings.page_size_max
+    )
+
+
+@strawberry.type
+class Address:
+    line1: str | None
+    line2: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    node_scope: strawberry.Private[NodeScope]
+
+
+@strawberry.type
+class TaxId:
+    id: strawberry.ID
+    tin: str | None
+    node_scope: strawberry.Private[NodeScope]
+
+
+@strawberry.type
+class EftAccount:
+    id: strawberry.ID
+    bank_name: str | None
+    routing_number: str | None
+    account_number: str | None
+    node_scope: strawberry.Private[NodeScope]
+
+
+@strawberry.type
+class Provider:
+    id: strawberry.ID
+    npi: str | None
+    name: str | None
+    specialty: str | None
+    dea_number: str | None = strawberry.field(description="Clinical: prescribing registration")
+    node_scope: strawberry.Private[NodeScope]
+
+    @classmethod
+    def from_row(cls, row: models.Provider, scope: NodeScope) -> Provider:
+        return cls(
+            id=strawberry.ID(str(row.id)), npi=row.npi, name=row.name, specialty=row.specialty,
+            dea_number=row.dea_number, node_scope=scope,
+        )
+
+
+@strawberry.type
+class Organization:
+    id: strawberry.ID
+    name: str | None
+    kind: OrganizationKind | None
+    provider_id: str | None = strawberry.field(description="The payer-assigned provider ID")
+    npi: str | None
+    status: OrganizationStatus | None
+    node_scope: strawberry.Private[NodeScope]
+    row: strawberry.Private[models.Organization]
+
+    @classmethod
+    def from_row(cls, row: models.Organization, scope: NodeScope | None = None) -> Organization:
+        return cls(
+            id=strawberry.ID(str(row.id)), name=row.name, kind=OrganizationKind(row.kind),
+            provider_id=row.provider_id, npi=row.npi, status=OrganizationStatus(row.status),
+            node_scope=scope or NodeScope((row.id,)), row=row,
+        )
+
+    @strawberry.field
+    def correspondence_address(self) -> Address | None:
+        row = self.row
+        return Address(
+            line1=row.address_line1, line2=row.address_line2, city=row.address_city,
+            state=row.address_state, zip=row.address_zip, node_scope=self.node_scope,
+        )
+
+    @strawberry.field
+    async def tax_ids(self, info: Info) -> list[TaxId] | None:
+        rows = await resolve.tax_ids(info.context, self.row.id)
+        return [TaxId(id=strawberry.ID(str(r.id)), tin=r.tin, node_scope=self.node_scope) for r in rows]
+
+    @strawberry.field
+    async def eft_account(self, info: Info) -> EftAccount | None:
+        row = await resolve.eft_account(info.context, self.row.id)
+        if row is None:
+            return None
+        return EftAccount(
+            id=self.id, bank_name=row.bank_name, routing_number=row.routing_number,
+            account_number=row.account_number, node_scope=self.node_scope,
+        )
+
+    @strawberry.field(description="V4: only the providers assigned to the caller, unless admin")
+    async def providers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Provider] | None:
+        page = page_of(info, first, after)
+        rows = await resolve.providers(info.context, self.row.id, page)
+        return connection(rows, page, lambda r: Provider.from_row(r, self.node_scope))
+
+    @strawberry.field
+    async def members(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        status: list[MembershipStatus] | None = None,
+    ) -> Connection[Annotated[Membership, strawberry.lazy("gateway.schema.users")]] | None:
+        from gateway.schema.users import Membership
+
+        statuses = tuple(sorted(status or [MembershipStatus.ACTIVE]))
+        page = page_of(info, first, after)
+        rows, total = await resolve.members(info.context, self.row.id, page, statuses)
+        caller = info.context.caller
+        return connection(
+            rows, page,
+            lambda r: Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)),
+            total_count=total,
+        )
+
+    @strawberry.field(description="Billing agencies this organization invited or granted")
+    async def agency_grants(
+        self, info: Info
+    ) -> list[Annotated[AgencyGrant, strawberry.lazy("gateway.schema.agencies")]] | None:
+        from gateway.schema.agencies import AgencyGrant
+
+        rows = await resolve.agency_grants(info.context, self.row.id)
+        return [AgencyGrant.from_row(r) for r in rows]
+
+    @strawberry.field(description="For a billing agency: the organizations that invited it")
+    async def client_grants(
+        self, info: Info
+    ) -> list[Annotated[AgencyGrant, strawberry.lazy("gateway.schema.agencies")]] | None:
+        from gateway.schema.agencies import AgencyGrant
+
+        rows = await resolve.client_grants(info.context, self.row.id)
+        return [AgencyGrant.from_row(r) for r in rows]
+
+    @strawberry.field(description="R7: true when exactly one active account administrator")
+    async def has_single_admin(self, info: Info) -> bool | None:
+        return await resolve.admin_count(info.context, self.row.id) == 1
+
+
+@strawberry.type
+class BillingAgency:
+    """A registered billing agency, as any signed-in user may see it to invite it (R11)."""
+
+    id: strawberry.ID
+    name: str | None
+    provider_id: str | None
+    node_scope: strawberry.Private[NodeScope]

@@ -1,0 +1,62 @@
+"""The query root."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.caller import NodeScope
+from gateway.resolvers import organizations as resolve_orgs
+from gateway.resolvers import users as resolve_users
+from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
+from gateway.schema.organizations import BillingAgency, Info, Organization, page_of
+from gateway.schema.pagination import Connection, connection
+from gateway.schema.users import User
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user")
+    async def me(self, info: Info) -> User | None:
+        row = await resolve_users.me(info.context)
+        if row is None:
+            return None
+        return User.from_row(row, info.context.caller.scope((), row.id))
+
+    @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see it")
+    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:  # noqa: A002
+        return Organization.from_row(await resolve_orgs.organization(info.context, id))
+
+    @strawberry.field(description="Organizations the caller can see")
+    async def organizations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Organization] | None:
+        page = page_of(info, first, after)
+        rows = await resolve_orgs.organizations(info.context, page)
+        return connection(rows, page, Organization.from_row)
+
+    @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see the user")
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:  # noqa: A002
+        row, org_ids = await resolve_users.user(info.context, id)
+        return User.from_row(row, info.context.caller.scope(org_ids, row.id))
+
+    @strawberry.field(description="The role catalog (V6)")
+    def roles(self) -> list[Role] | None:
+        return list(ROLES.values())
+
+    @strawberry.field(description="The eTool catalog (V6)")
+    def etools(self) -> list[ETool] | None:
+        return list(ETOOLS.values())
+
+    @strawberry.field(description="Registered billing agencies an organization may invite")
+    async def billing_agencies(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[BillingAgency] | None:
+        page = page_of(info, first, after)
+        rows = await resolve_orgs.billing_agencies(info.context, page)
+        return connection(
+            rows, page,
+            lambda r: BillingAgency(
+                id=strawberry.ID(str(r.id)), name=r.name, provider_id=r.provider_id,
+                node_scope=NodeScope((r.id,)),
+            ),
+        )

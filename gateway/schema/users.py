@@ -1,0 +1,95 @@
+"""User and Membership."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from gateway import models
+from gateway.caller import NodeScope
+from gateway.catalog import Employment, MembershipStatus, UserStatus
+from gateway.resolvers import users as resolve
+from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
+from gateway.schema.organizations import Info, Organization, Provider
+
+EmploymentEnum = strawberry.enum(Employment, name="Employment")
+UserStatusEnum = strawberry.enum(UserStatus, name="UserStatus")
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    username: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    status: UserStatus | None
+    last_login_at: datetime | None
+    created_at: datetime | None
+    node_scope: strawberry.Private[NodeScope]
+    user_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.User, scope: NodeScope) -> User:
+        return cls(
+            id=strawberry.ID(str(row.id)), username=row.username, name=row.name,
+            email=row.email, phone=row.phone, status=UserStatus(row.status),
+            last_login_at=row.last_login_at, created_at=row.created_at, node_scope=scope,
+            user_id=row.id,
+        )
+
+    @strawberry.field(description="V5: only memberships in organizations the caller administers")
+    async def memberships(self, info: Info) -> list[Membership] | None:
+        rows = await resolve.memberships(info.context, self.user_id)
+        caller = info.context.caller
+        return [Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)) for r in rows]
+
+
+@strawberry.type
+class Membership:
+    id: strawberry.ID
+    status: MembershipStatus | None
+    employment: Employment | None
+    approved_at: datetime | None
+    created_at: datetime | None
+    node_scope: strawberry.Private[NodeScope]
+    row: strawberry.Private[models.Membership]
+
+    @classmethod
+    def from_row(cls, row: models.Membership, scope: NodeScope) -> Membership:
+        return cls(
+            id=strawberry.ID(str(row.id)), status=MembershipStatus(row.status),
+            employment=Employment(row.employment), approved_at=row.approved_at,
+            created_at=row.created_at, node_scope=scope, row=row,
+        )
+
+    @strawberry.field
+    async def organization(self, info: Info) -> Organization | None:
+        row = await resolve.organization_of(info.context, self.row.organization_id)
+        return Organization.from_row(row)
+
+    @strawberry.field
+    async def user(self, info: Info) -> User | None:
+        row = await resolve.by_id(info.context, self.row.user_id)
+        return None if row is None else User.from_row(row, self.node_scope)
+
+    @strawberry.field
+    async def approved_by(self, info: Info) -> User | None:
+        row = await resolve.by_id(info.context, self.row.approved_by_id)
+        caller = info.context.caller
+        scope = caller.scope(self.node_scope.org_ids, self.row.approved_by_id)
+        return None if row is None else User.from_row(row, scope)
+
+    @strawberry.field
+    async def roles(self, info: Info) -> list[Role] | None:
+        return [ROLES[code] for code in await resolve.roles(info.context, self.row.id)]
+
+    @strawberry.field
+    async def etools(self, info: Info) -> list[ETool] | None:
+        return [ETOOLS[code] for code in await resolve.etools(info.context, self.row.id)]
+
+    @strawberry.field(description="Providers this member is assigned to (V4)")
+    async def providers(self, info: Info) -> list[Provider] | None:
+        rows = await resolve.assigned_providers(info.context, self.row.id)
+        return [Provider.from_row(r, self.node_scope) for r in rows]

@@ -1,0 +1,74 @@
+"""Settings read from the environment (prefix ``GATEWAY_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway; defaults suit a developer's laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///gateway.db"
+    jwt_secret: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwks_url: str | None = None
+    dev_token_ttl_seconds: int = 8 * 3600
+    # Key of the access-log hash chain (HMAC). Without it the chain is a plain hash chain.
+    audit_key: str | None = None
+    audit_retention_days: int = 6 * 366  # A5: at least six years
+    # Authorization and the access log can only be switched off outside production (benchmarks).
+    enforce: bool = True
+    page_size_max: int = 100
+    page_size_default: int = 20
+    max_query_depth: int = 12
+    policy_model: Path = PROJECT_ROOT / "authz" / "model.conf"
+    policy_file: Path = PROJECT_ROOT / "authz" / "policy.csv"
+    trust_forwarded_for: bool = False
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if not self.enforce:
+                raise ValueError("GATEWAY_ENFORCE=false is refused in production")
+            if not (self.jwks_url or self.jwt_secret):
+                raise ValueError("production needs GATEWAY_JWKS_URL or GATEWAY_JWT_SECRET")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @property
+    def signing_secret(self) -> str:
+        """The HS256 secret; development falls back to a fixed, well-known one."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.is_development:
+            return DEVELOPMENT_JWT_SECRET
+        raise RuntimeError("GATEWAY_JWT_SECRET is not set")
+
+    @property
+    def chain_key(self) -> bytes:
+        return (self.audit_key or "").encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,107 @@
+"""The GraphQL HTTP endpoint: builds each request's context and flushes its access log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from gateway.access_log import AccessLogBuffer
+from gateway.context import Context
+from gateway.errors import ErrorCode, Unavailable
+from gateway.identity import load_caller, username_from
+from gateway.loaders import Loaders
+from gateway.models import utcnow
+from gateway.runtime import Runtime
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view plus the gateway's request lifecycle (A2)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(
+            runtime.schema,
+            graphql_ide="graphiql" if runtime.settings.is_development else None,
+            allow_queries_via_get=False,
+        )
+        self.runtime = runtime
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        runtime = self.runtime
+        username = username_from(request.headers.get("authorization"), runtime.settings)
+        caller = await load_caller(runtime.db, username)
+        request_id = uuid.uuid4().hex
+        if isinstance(response, Response):
+            response.headers["x-request-id"] = request_id
+        context = Context(
+            db=runtime.db,
+            settings=runtime.settings,
+            policy=runtime.policy,
+            caller=caller,
+            loaders=None,  # type: ignore[arg-type]  # set below: loaders read the context
+            access_log=AccessLogBuffer(
+                request_id=request_id, at=utcnow(), user_id=caller.user_id,
+                username=caller.username, client_address=runtime.client_address(request),
+            ),
+            request_id=request_id,
+        )
+        context.loaders = Loaders(runtime.db, caller, context.roster_org_ids)
+        return context
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the operation, then make its access-log entries durable before answering (A2)."""
+        context: Context = kwargs["context"]
+        result = await super().execute_operation(*args, **kwargs)
+        context.access_log.operation = _operation_name(kwargs)
+        try:
+            await self.runtime.access_log.append(context.access_log)
+        except Exception:  # noqa: BLE001  # any failure to record means no data leaves
+            self.runtime.log_failure("access log append failed", context.request_id)
+            kwargs["sub_response"].status_code = 503
+            return ExecutionResult(
+                data=None,
+                errors=[Unavailable("The access log is unavailable; nothing was returned")],
+            )
+        return result
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [self._format(error) for error in result.errors]
+        if result.extensions:
+            response["extensions"] = result.extensions
+        return response
+
+    def _format(self, error: GraphQLError) -> dict[str, Any]:
+        """Every error carries a contract code; unexpected ones never show their internals."""
+        formatted: dict[str, Any] = dict(error.formatted)
+        extensions = dict(formatted.get("extensions") or {})
+        if "code" not in extensions:
+            code = _classify(error)
+            extensions["code"] = code
+            if code == ErrorCode.INTERNAL and not self.runtime.settings.is_development:
+                formatted["message"] = "Internal server error"
+        formatted["extensions"] = extensions
+        return formatted
+
+
+def _classify(error: GraphQLError) -> str:
+    message = error.message
+    if "exceeds maximum operation depth" in message or "aliases found" in message:
+        return ErrorCode.QUERY_TOO_COMPLEX
+    if error.original_error is None:
+        return ErrorCode.BAD_USER_INPUT  # parse and validation errors: the query itself is wrong
+    return ErrorCode.INTERNAL
+
+
+def _operation_name(kwargs: dict[str, Any]) -> str | None:
+    data = kwargs.get("request_data")
+    name = getattr(data, "operation_name", None)
+    return name if isinstance(name, str) else None
