@@ -29,9 +29,21 @@ DECISION_NAMES = {Decision.ALLOW: "allow", Decision.MASK: "allow", Decision.DENY
 
 # Column order of an entry: the hash covers exactly these, in this order.
 COLUMNS = (
-    "seq", "at", "request_id", "decision_id", "user_id", "username", "organization_id",
-    "operation", "client_address", "object_type", "object_id", "field", "action",
-    "decision", "rule",
+    "seq",
+    "at",
+    "request_id",
+    "decision_id",
+    "user_id",
+    "username",
+    "organization_id",
+    "operation",
+    "client_address",
+    "object_type",
+    "object_id",
+    "field",
+    "action",
+    "decision",
+    "rule",
 )
 
 
@@ -51,20 +63,26 @@ class AccessLogBuffer:
     )
 
     def record(
-        self, object_type: str, object_id: object, field_name: str, verdict: Verdict,
+        self,
+        object_type: str,
+        object_id: object,
+        field_name: str,
+        verdict: Verdict,
         organization_id: int | None,
     ) -> str:
         """Buffer one resolver execution; return its decision id."""
         index = len(self.rows)
-        self.rows.append((
-            object_type,
-            None if object_id is None else str(object_id),
-            field_name,
-            verdict.action,
-            DECISION_NAMES[verdict.decision],
-            verdict.rule,
-            organization_id,
-        ))
+        self.rows.append(
+            (
+                object_type,
+                None if object_id is None else str(object_id),
+                field_name,
+                verdict.action,
+                DECISION_NAMES[verdict.decision],
+                verdict.rule,
+                organization_id,
+            )
+        )
         return self.decision_id(index)
 
     def decision_id(self, index: int) -> str:
@@ -73,9 +91,23 @@ class AccessLogBuffer:
     def entries(self, first_seq: int) -> list[tuple[Any, ...]]:
         """The buffered rows as full entries (without hash), numbered from ``first_seq``."""
         return [
-            (first_seq + i, self.at, self.request_id, self.decision_id(i), self.user_id,
-             self.username, org, self.operation, self.client_address, typ, oid, fld, act,
-             dec, rule)
+            (
+                first_seq + i,
+                self.at,
+                self.request_id,
+                self.decision_id(i),
+                self.user_id,
+                self.username,
+                org,
+                self.operation,
+                self.client_address,
+                typ,
+                oid,
+                fld,
+                act,
+                dec,
+                rule,
+            )
             for i, (typ, oid, fld, act, dec, rule, org) in enumerate(self.rows)
         ]
 

@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with runtime.db.session() as session:
                 await session.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001  # any database failure means not ready
+        except Exception:  # any database failure means not ready
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 

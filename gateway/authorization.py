@@ -57,10 +57,10 @@ def _domain(role: str) -> str:
     return PLAN_DOMAIN if role in HEALTH_PLAN_ROLES else ORG_DOMAIN
 
 
-def _ask(enforcer: casbin.Enforcer, role: str, obj: str, act: str) -> str | None | bool:
-    """The matched rule as text if allowed, False if denied."""
+def _ask(enforcer: casbin.Enforcer, role: str, obj: str, act: str) -> tuple[bool, str | None]:
+    """Whether the enforcer allows it, and the policy line that matched (kept to explain it)."""
     allowed, rule = enforcer.enforce_ex(role, _domain(role), obj, act)
-    return ", ".join(rule) if allowed else False
+    return bool(allowed), ", ".join(rule) if rule else None
 
 
 class PolicyTable:
@@ -69,9 +69,15 @@ class PolicyTable:
     def __init__(self, enforcer: casbin.Enforcer, objects: Iterable[tuple[str, str, str]]) -> None:
         """``objects``: (type name, field name, action) for every operation of the schema."""
         self._by_role: dict[str, dict[tuple[str, str], Verdict]] = {}
+        named = _objects_named_per_subject(enforcer)
         for role in ALL_ROLES:
+            # Only objects a line of this role or its groups names can match (r.obj == p.obj);
+            # asking Casbin about the rest would only ever answer "deny".
+            candidates = set().union(*(named.get(s, set()) for s in _groups_of(enforcer, role)))
             table: dict[tuple[str, str], Verdict] = {}
             for type_name, field, action in objects:
+                if f"{type_name}.{field}" not in candidates:
+                    continue
                 verdict = _compile_one(enforcer, role, type_name, field, action)
                 if verdict.allowed:
                     table[(type_name, field)] = verdict
@@ -95,15 +101,35 @@ class PolicyTable:
         return frozenset(r for r, t in self._by_role.items() if (type_name, field) in t)
 
 
+def _objects_named_per_subject(enforcer: casbin.Enforcer) -> dict[str, set[str]]:
+    named: dict[str, set[str]] = {}
+    for subject, obj, *_ in enforcer.get_policy():
+        named.setdefault(subject, set()).add(obj)
+    return named
+
+
+def _groups_of(enforcer: casbin.Enforcer, role: str) -> set[str]:
+    """The role and every group it belongs to through ``g2``, transitively."""
+    links = enforcer.get_named_grouping_policy("g2")
+    found, frontier = {role}, [role]
+    while frontier:
+        current = frontier.pop()
+        for member, group in links:
+            if member == current and group not in found:
+                found.add(group)
+                frontier.append(group)
+    return found
+
+
 def _compile_one(
     enforcer: casbin.Enforcer, role: str, type_name: str, field: str, action: str
 ) -> Verdict:
     obj = f"{type_name}.{field}"
-    rule = _ask(enforcer, role, obj, action)
-    if rule is not False:
-        return Verdict(Decision.ALLOW, rule or None, action)
+    allowed, rule = _ask(enforcer, role, obj, action)
+    if allowed:
+        return Verdict(Decision.ALLOW, rule, action)
     if action == READ:
-        rule = _ask(enforcer, role, obj, READ_MASKED)
-        if rule is not False:
-            return Verdict(Decision.MASK, rule or None, READ_MASKED)
+        allowed, rule = _ask(enforcer, role, obj, READ_MASKED)
+        if allowed:
+            return Verdict(Decision.MASK, rule, READ_MASKED)
     return Verdict(Decision.DENY, None, action)

@@ -70,7 +70,10 @@ class Caller:
 
     def providers_in(self, org_id: int) -> frozenset[int] | None:
         """V4: provider ids visible in ``org_id``; ``None`` means all."""
-        if self.sees_every_organization or self.org_roles.get(org_id, frozenset()) & ALL_PROVIDERS_ROLES:
+        if (
+            self.sees_every_organization
+            or self.org_roles.get(org_id, frozenset()) & ALL_PROVIDERS_ROLES
+        ):
             return None
         return self.provider_scope.get(org_id, frozenset())
 

@@ -96,51 +96,120 @@ class EToolInfo:
 _ORG, _PLAN = RoleScope.ORGANIZATION, RoleScope.HEALTH_PLAN
 
 ROLES: tuple[RoleInfo, ...] = (
-    RoleInfo(RoleCode.ACCOUNT_ADMIN, "Account administrator",
-             "Administers the organization's account: members, roles, eTools, providers, "
-             "tax IDs and billing agencies (not the EFT account).", _ORG, True),
-    RoleInfo(RoleCode.OFFICE_MANAGER, "Office manager",
-             "Manages staff access: invites, approves, denies and removes non-admin users.",
-             _ORG, True),
-    RoleInfo(RoleCode.FINANCIAL_MANAGER, "Financial manager",
-             "EFT authority: reads and changes the EFT account, reads tax IDs.", _ORG, True),
-    RoleInfo(RoleCode.PROVIDER, "Provider",
-             "A practitioner: own profile and assigned providers' data.", _ORG, False),
-    RoleInfo(RoleCode.CLINICAL_STAFF, "Clinical staff",
-             "Assigned providers' data including clinical fields.", _ORG, False),
-    RoleInfo(RoleCode.STAFF, "Office staff",
-             "Assigned providers' administrative data.", _ORG, False),
-    RoleInfo(RoleCode.AGENCY_ADMIN, "Billing agency administrator",
-             "Accepts or declines client invitations and assigns agency staff to clients.",
-             _ORG, False),
-    RoleInfo(RoleCode.AGENCY_USER, "Billing agency user",
-             "Acts for client organizations that granted the agency, within the grant.",
-             _ORG, False),
-    RoleInfo(RoleCode.PAYER_AUDITOR, "Health-plan auditor",
-             "Reads all accounts for compliance audits; personal contact data masked.",
-             _PLAN, False),
-    RoleInfo(RoleCode.PAYER_SUPPORT, "Health-plan help desk",
-             "Looks up users, unlocks them, resends activation; no EFT, no full TIN.",
-             _PLAN, False),
-    RoleInfo(RoleCode.SECURITY_OFFICER, "Security officer",
-             "Reads the access log everywhere.", _PLAN, False),
+    RoleInfo(
+        RoleCode.ACCOUNT_ADMIN,
+        "Account administrator",
+        "Administers the organization's account: members, roles, eTools, providers, "
+        "tax IDs and billing agencies (not the EFT account).",
+        _ORG,
+        True,
+    ),
+    RoleInfo(
+        RoleCode.OFFICE_MANAGER,
+        "Office manager",
+        "Manages staff access: invites, approves, denies and removes non-admin users.",
+        _ORG,
+        True,
+    ),
+    RoleInfo(
+        RoleCode.FINANCIAL_MANAGER,
+        "Financial manager",
+        "EFT authority: reads and changes the EFT account, reads tax IDs.",
+        _ORG,
+        True,
+    ),
+    RoleInfo(
+        RoleCode.PROVIDER,
+        "Provider",
+        "A practitioner: own profile and assigned providers' data.",
+        _ORG,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.CLINICAL_STAFF,
+        "Clinical staff",
+        "Assigned providers' data including clinical fields.",
+        _ORG,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.STAFF, "Office staff", "Assigned providers' administrative data.", _ORG, False
+    ),
+    RoleInfo(
+        RoleCode.AGENCY_ADMIN,
+        "Billing agency administrator",
+        "Accepts or declines client invitations and assigns agency staff to clients.",
+        _ORG,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.AGENCY_USER,
+        "Billing agency user",
+        "Acts for client organizations that granted the agency, within the grant.",
+        _ORG,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.PAYER_AUDITOR,
+        "Health-plan auditor",
+        "Reads all accounts for compliance audits; personal contact data masked.",
+        _PLAN,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.PAYER_SUPPORT,
+        "Health-plan help desk",
+        "Looks up users, unlocks them, resends activation; no EFT, no full TIN.",
+        _PLAN,
+        False,
+    ),
+    RoleInfo(
+        RoleCode.SECURITY_OFFICER,
+        "Security officer",
+        "Reads the access log everywhere.",
+        _PLAN,
+        False,
+    ),
 )
 
 ETOOLS: tuple[EToolInfo, ...] = (
-    EToolInfo(EToolCode.ONLINE_SERVICES, "Online Services",
-              "Eligibility, benefits and claim status.", None),
-    EToolInfo(EToolCode.CONNECT_CENTER, "ConnectCenter",
-              "Real-time transactions and 1500 claim submission.", None),
-    EToolInfo(EToolCode.AUTHORIZATION_MANAGER, "Authorization Manager",
-              "Entering and reviewing authorization requests and referrals.", None),
-    EToolInfo(EToolCode.CARELON, "Carelon",
-              "Authorizations for genetic tests, high-tech radiology, outpatient cancer care "
-              "and sleep management.", None),
-    EToolInfo(EToolCode.AIM_SPECIALTY_HEALTH, "AIM Specialty Health",
-              "Specialty utilization management.", None),
-    EToolInfo(EToolCode.CHIROPRACTIC_AUTH, "Chiropractic authorization tool",
-              "Chiropractic authorizations (chiropractic offices only).",
-              frozenset({OrganizationKind.CHIROPRACTIC})),
+    EToolInfo(
+        EToolCode.ONLINE_SERVICES,
+        "Online Services",
+        "Eligibility, benefits and claim status.",
+        None,
+    ),
+    EToolInfo(
+        EToolCode.CONNECT_CENTER,
+        "ConnectCenter",
+        "Real-time transactions and 1500 claim submission.",
+        None,
+    ),
+    EToolInfo(
+        EToolCode.AUTHORIZATION_MANAGER,
+        "Authorization Manager",
+        "Entering and reviewing authorization requests and referrals.",
+        None,
+    ),
+    EToolInfo(
+        EToolCode.CARELON,
+        "Carelon",
+        "Authorizations for genetic tests, high-tech radiology, outpatient cancer care "
+        "and sleep management.",
+        None,
+    ),
+    EToolInfo(
+        EToolCode.AIM_SPECIALTY_HEALTH,
+        "AIM Specialty Health",
+        "Specialty utilization management.",
+        None,
+    ),
+    EToolInfo(
+        EToolCode.CHIROPRACTIC_AUTH,
+        "Chiropractic authorization tool",
+        "Chiropractic authorizations (chiropractic offices only).",
+        frozenset({OrganizationKind.CHIROPRACTIC}),
+    ),
 )
 
 ROLE_BY_CODE = {role.code: role for role in ROLES}

@@ -134,8 +134,10 @@ def _audit_verify(_: argparse.Namespace, settings: Settings) -> int:
         finally:
             await db.dispose()
         if problem is not None:
-            print(f"audit verify: FAILED at {problem} ({checked} entries intact before it)",
-                  file=sys.stderr)
+            print(
+                f"audit verify: FAILED at {problem} ({checked} entries intact before it)",
+                file=sys.stderr,
+            )
             return 1
         print(f"audit verify: {checked} entries, chain intact")
         return 0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway.access_log import AccessLogBuffer
 from gateway.authorization import PolicyTable, Verdict
-from gateway.caller import Caller, NodeScope
+from gateway.caller import ROOT_SCOPE, Caller, NodeScope
 from gateway.db import Database
 from gateway.settings import Settings
 
@@ -26,9 +26,10 @@ class Context:
     loaders: Loaders
     access_log: AccessLogBuffer
     request_id: str
+    statements: list[int] = field(default_factory=lambda: [0])  # SQL statements run so far
     _verdicts: dict[tuple[NodeScope, str, str], Verdict] = field(default_factory=dict)
     _roles: dict[NodeScope, frozenset[str]] = field(default_factory=dict)
-    _roster_org_ids: frozenset[int] | None = None
+    _orgs_allowing: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)
 
     def decide(self, scope: NodeScope, type_name: str, field_name: str) -> Verdict:
         """The caller's verdict on ``Type.field`` of an object seen through ``scope``."""
@@ -39,18 +40,28 @@ class Context:
             self._verdicts[key] = verdict
         return verdict
 
+    def decide_root(self, type_name: str, field_name: str) -> Verdict:
+        """The verdict from roles that hold everywhere (health-plan roles), no organization."""
+        return self.decide(ROOT_SCOPE, type_name, field_name)
+
     def roles_for(self, scope: NodeScope) -> frozenset[str]:
         roles = self._roles.get(scope)
         if roles is None:
             roles = self._roles[scope] = self.caller.roles_for(scope)
         return roles
 
-    def roster_org_ids(self) -> frozenset[int]:
-        """Organizations whose member list the policy lets the caller read (V3, V5)."""
-        if self._roster_org_ids is None:
-            self._roster_org_ids = frozenset(
+    def orgs_allowing(self, type_name: str, field_name: str) -> frozenset[int]:
+        """The caller's organizations in which the policy lets them read ``Type.field``."""
+        key = (type_name, field_name)
+        org_ids = self._orgs_allowing.get(key)
+        if org_ids is None:
+            org_ids = self._orgs_allowing[key] = frozenset(
                 org_id
                 for org_id in self.caller.org_roles
-                if self.decide(NodeScope((org_id,)), "Organization", "members").allowed
+                if self.decide(NodeScope((org_id,)), type_name, field_name).allowed
             )
-        return self._roster_org_ids
+        return org_ids
+
+    def roster_org_ids(self) -> frozenset[int]:
+        """Organizations whose member list the caller may read (V3, V5)."""
+        return self.orgs_allowing("Organization", "members")

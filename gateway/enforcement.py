@@ -27,7 +27,11 @@ class Enforcement(SchemaExtension):
     """Decide, record and mask every field resolution (V2, A1)."""
 
     def resolve(
-        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: str,
+        self,
+        _next: Callable[..., Any],
+        root: Any,
+        info: GraphQLResolveInfo[Any],
+        *args: str,
         **kwargs: Any,
     ) -> Any:
         type_name = info.parent_type.name
@@ -38,7 +42,10 @@ class Enforcement(SchemaExtension):
         scope = getattr(root, "node_scope", ROOT_SCOPE)
         verdict = context.decide(scope, type_name, field)
         decision_id = context.access_log.record(
-            type_name, getattr(root, "id", None), field, verdict,
+            type_name,
+            getattr(root, "id", None),
+            field,
+            verdict,
             scope.org_ids[0] if scope.org_ids else None,
         )
         if verdict.decision is Decision.ALLOW:
@@ -52,7 +59,7 @@ class Enforcement(SchemaExtension):
 
 
 def _introspection(
-    _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: str, **kwargs: Any
+    _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: str, **kwargs: Any
 ) -> Any:
     """Schema introspection describes no data; outside development it needs a signed-in caller."""
     context: Context = info.context

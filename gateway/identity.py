@@ -7,7 +7,9 @@ takes effect on the member's very next request (R8).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import select
@@ -49,8 +51,11 @@ def username_from(authorization: str | None, settings: Settings) -> str | None:
     token = authorization[7:].strip()
     try:
         claims = jwt.decode(
-            token, settings.signing_secret, algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp"]}, leeway=30,
+            token,
+            settings.signing_secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp"]},
+            leeway=30,
         )
     except jwt.PyJWTError:
         return None
@@ -86,8 +91,11 @@ async def load_caller(db: Database, username: str | None) -> Caller:
             await session.execute(
                 select(AgencyGrant.organization_id, AgencyGrantProvider.provider_id)
                 .join(AgencyGrantStaff, AgencyGrantStaff.grant_id == AgencyGrant.id)
-                .join(Membership, (Membership.organization_id == AgencyGrant.agency_id)
-                      & (Membership.user_id == AgencyGrantStaff.user_id))
+                .join(
+                    Membership,
+                    (Membership.organization_id == AgencyGrant.agency_id)
+                    & (Membership.user_id == AgencyGrantStaff.user_id),
+                )
                 .outerjoin(AgencyGrantProvider, AgencyGrantProvider.grant_id == AgencyGrant.id)
                 .where(
                     AgencyGrantStaff.user_id == user.id,
@@ -104,23 +112,23 @@ async def load_caller(db: Database, username: str | None) -> Caller:
 
 def _caller(
     user: User,
-    memberships: object,
-    assignments: object,
-    grants: object,
-    plan_roles: object,
+    memberships: Sequence[Any],
+    assignments: Sequence[Any],
+    grants: Sequence[Any],
+    plan_roles: Sequence[str],
 ) -> Caller:
     org_roles: dict[int, set[str]] = defaultdict(set)
     providers: dict[int, set[int] | None] = defaultdict(set)
-    for _, org_id, role in memberships:  # type: ignore[attr-defined]
+    for _, org_id, role in memberships:
         org_roles[org_id].add(role)
         providers.setdefault(org_id, set())
-    for org_id, provider_id in assignments:  # type: ignore[attr-defined]
+    for org_id, provider_id in assignments:
         scope = providers[org_id]
         if scope is not None:
             scope.add(provider_id)
     # R11: an ACTIVE grant the caller is assigned to makes them an agency user of that client,
     # limited to the grant's providers (a grant without providers covers all of them).
-    for org_id, provider_id in grants:  # type: ignore[attr-defined]
+    for org_id, provider_id in grants:
         org_roles[org_id].add(RoleCode.AGENCY_USER)
         if provider_id is None:
             providers[org_id] = None
@@ -129,7 +137,7 @@ def _caller(
     return Caller(
         user_id=user.id,
         username=user.username,
-        plan_roles=frozenset(plan_roles),  # type: ignore[arg-type]
+        plan_roles=frozenset(plan_roles),
         org_roles={org: frozenset(roles) for org, roles in org_roles.items()},
         provider_scope={
             org: None if ids is None else frozenset(ids) for org, ids in providers.items()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Executable, and_, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from gateway.caller import Caller
@@ -49,7 +49,7 @@ class PageKey:
     statuses: tuple[str, ...] = ()
 
 
-def _loader(fn: BatchFn[K, V]) -> DataLoader:
+def _loader(fn: BatchFn[K, V]) -> DataLoader[K, V]:
     return DataLoader(fn)
 
 
@@ -80,9 +80,10 @@ class Loaders:
         self.grant_staff = _loader(self._grant_staff)
         self.memberships_of_user = _loader(self._memberships_of_users)
 
-    async def _all(self, statement: Select[Any]) -> Sequence[Any]:
+    async def _all(self, statement: Executable) -> Sequence[Any]:
         async with self.db.session() as session:
-            return (await session.execute(statement)).all()
+            rows: Sequence[Any] = (await session.execute(statement)).all()
+            return rows
 
     async def _by_id(self, model: Any, ids: list[int]) -> list[Any]:
         rows = await self._all(select(model).where(model.id.in_(ids)))
@@ -99,7 +100,10 @@ class Loaders:
         return await self._by_id(Provider, ids)
 
     async def _grouped(
-        self, keys: list[int], statement: Select[Any], key_of: Callable[[Any], int],
+        self,
+        keys: list[int],
+        statement: Executable,
+        key_of: Callable[[Any], int],
         value_of: Callable[[Any], Any] = lambda row: row[0],
     ) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
@@ -118,7 +122,9 @@ class Loaders:
 
     async def _member_pages(self, keys: list[PageKey]) -> list[list[Membership]]:
         return await self._pages(
-            keys, Membership, Membership.organization_id,
+            keys,
+            Membership,
+            Membership.organization_id,
             lambda key: [Membership.status.in_(key.statuses)] if key.statuses else [],
         )
 
@@ -133,7 +139,10 @@ class Loaders:
         return true() if allowed is None else Provider.id.in_(allowed)
 
     async def _pages(
-        self, keys: list[PageKey], model: Any, parent: Any,
+        self,
+        keys: list[PageKey],
+        model: Any,
+        parent: Any,
         filters: Callable[[PageKey], list[ColumnElement[bool]]],
     ) -> list[list[Any]]:
         """Pages of several parents in one statement: a window numbers each parent's rows."""
@@ -147,14 +156,17 @@ class Loaders:
             if after is not None:
                 conditions.append(model.id > after)
             ranked = (
-                select(model, func.row_number().over(partition_by=parent, order_by=model.id).label("n"))
+                select(
+                    model, func.row_number().over(partition_by=parent, order_by=model.id).label("n")
+                )
                 .where(*conditions)
                 .subquery()
             )
             alias = aliased(model, ranked)
             statement = select(alias).where(ranked.c.n <= first + 1).order_by(ranked.c.id)
-            pages = await self._grouped([k.parent_id for k in group], statement,
-                                        lambda r: getattr(r[0], parent.key))
+            pages = await self._grouped(
+                [k.parent_id for k in group], statement, lambda r: getattr(r[0], parent.key)
+            )
             results.update(zip(group, pages, strict=True))
         return [results[k] for k in keys]
 
@@ -185,7 +197,7 @@ class Loaders:
             )
             .group_by(Membership.organization_id)
         )
-        counts = dict((await self._all(statement)))  # type: ignore[arg-type]
+        counts = {org_id: count for org_id, count in await self._all(statement)}
         return [counts.get(o, 0) for o in org_ids]
 
     async def _roles(self, membership_ids: list[int]) -> list[list[str]]:
@@ -215,13 +227,17 @@ class Loaders:
 
     async def _grants_of_clients(self, org_ids: list[int]) -> list[list[AgencyGrant]]:
         statement = (
-            select(AgencyGrant).where(AgencyGrant.organization_id.in_(org_ids)).order_by(AgencyGrant.id)
+            select(AgencyGrant)
+            .where(AgencyGrant.organization_id.in_(org_ids))
+            .order_by(AgencyGrant.id)
         )
         return await self._grouped(org_ids, statement, lambda r: r[0].organization_id)
 
     async def _grants_of_agencies(self, agency_ids: list[int]) -> list[list[AgencyGrant]]:
         statement = (
-            select(AgencyGrant).where(AgencyGrant.agency_id.in_(agency_ids)).order_by(AgencyGrant.id)
+            select(AgencyGrant)
+            .where(AgencyGrant.agency_id.in_(agency_ids))
+            .order_by(AgencyGrant.id)
         )
         return await self._grouped(agency_ids, statement, lambda r: r[0].agency_id)
 
@@ -247,7 +263,8 @@ class Loaders:
         """V5: only memberships the caller may know of: their own, or in organizations whose
         member list the policy lets them read."""
         statement = (
-            select(Membership).where(Membership.user_id.in_(user_ids), self._membership_scope())
+            select(Membership)
+            .where(Membership.user_id.in_(user_ids), self._membership_scope())
             .order_by(Membership.id)
         )
         return await self._grouped(user_ids, statement, lambda r: r[0].user_id)

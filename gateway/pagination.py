@@ -33,7 +33,9 @@ class PageRequest:
     after: int | None
 
     @classmethod
-    def parse(cls, first: int | None, after: str | None, *, default: int, maximum: int) -> PageRequest:
+    def parse(
+        cls, first: int | None, after: str | None, *, default: int, maximum: int
+    ) -> PageRequest:
         size = default if first is None else first
         if size < 0 or size > maximum:
             raise BadUserInput(

@@ -13,8 +13,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from gateway import metrics
 from gateway.access_log import AccessLogBuffer
 from gateway.context import Context
+from gateway.db import statement_count
 from gateway.errors import ErrorCode, Unavailable
 from gateway.identity import load_caller, username_from
 from gateway.loaders import Loaders
@@ -33,8 +35,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.runtime = runtime
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         runtime = self.runtime
+        statements = [0]
+        statement_count.set(statements)  # this request's task and its loaders' tasks
         username = username_from(request.headers.get("authorization"), runtime.settings)
         caller = await load_caller(runtime.db, username)
         request_id = uuid.uuid4().hex
@@ -47,10 +53,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             caller=caller,
             loaders=None,  # type: ignore[arg-type]  # set below: loaders read the context
             access_log=AccessLogBuffer(
-                request_id=request_id, at=utcnow(), user_id=caller.user_id,
-                username=caller.username, client_address=runtime.client_address(request),
+                request_id=request_id,
+                at=utcnow(),
+                user_id=caller.user_id,
+                username=caller.username,
+                client_address=runtime.client_address(request),
             ),
             request_id=request_id,
+            statements=statements,
         )
         context.loaders = Loaders(runtime.db, caller, context.roster_org_ids)
         return context
@@ -58,20 +68,33 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run the operation, then make its access-log entries durable before answering (A2)."""
         context: Context = kwargs["context"]
-        result = await super().execute_operation(*args, **kwargs)
-        context.access_log.operation = _operation_name(kwargs)
         try:
-            await self.runtime.access_log.append(context.access_log)
-        except Exception:  # noqa: BLE001  # any failure to record means no data leaves
-            self.runtime.log_failure("access log append failed", context.request_id)
-            kwargs["sub_response"].status_code = 503
-            return ExecutionResult(
-                data=None,
-                errors=[Unavailable("The access log is unavailable; nothing was returned")],
-            )
+            result = await super().execute_operation(*args, **kwargs)
+            context.access_log.operation = _operation_name(kwargs)
+            metrics.ACCESS_LOG_ENTRIES.observe(len(context.access_log.rows))
+            if not await self._append_access_log(context):
+                kwargs["sub_response"].status_code = 503
+                return ExecutionResult(
+                    data=None,
+                    errors=[Unavailable("The access log is unavailable; nothing was returned")],
+                )
+        finally:
+            metrics.SQL_STATEMENTS.observe(context.statements[0])
+        metrics.REQUESTS.labels("errors" if getattr(result, "errors", None) else "ok").inc()
         return result
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def _append_access_log(self, context: Context) -> bool:
+        try:
+            await self.runtime.access_log.append(context.access_log)
+        except Exception:  # any failure to record means no data may leave
+            self.runtime.log_failure("access log append failed", context.request_id)
+            metrics.REQUESTS.labels("unavailable").inc()
+            return False
+        return True
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [self._format(error) for error in result.errors]

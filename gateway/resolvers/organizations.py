@@ -45,7 +45,7 @@ async def billing_agencies(context: Context, page: PageRequest) -> Sequence[Orga
 
 
 async def _page(
-    context: Context, statement: Select[tuple[Organization]], page: PageRequest
+    context: Context, statement: Select[Organization], page: PageRequest
 ) -> Sequence[Organization]:
     if page.after is not None:
         statement = statement.where(Organization.id > page.after)

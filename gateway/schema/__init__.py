@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import strawberry
-from graphql import GraphQLNonNull, GraphQLObjectType
+from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway.enforcement import Enforcement
+from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
 from gateway.schema.query import Query
 from gateway.settings import Settings
 
 
+class GatewaySchema(strawberry.Schema):
+    """Logs only unexpected errors: refusals and bad input are answers, not failures."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if not _is_answer(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def _is_answer(error: GraphQLError) -> bool:
+    return (
+        isinstance(error, GatewayError)
+        or isinstance(error.original_error, GatewayError)
+        or (
+            error.original_error is None  # parse and validation errors
+        )
+    )
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=30),
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=30),
     ]
     if settings.enforce:
         extensions.append(Enforcement)
-    return strawberry.Schema(query=Query, types=[AgencyGrant], extensions=extensions)
+    return GatewaySchema(query=Query, types=[AgencyGrant], extensions=extensions)
 
 
 def schema_fields(schema: strawberry.Schema) -> Iterator[tuple[str, str, bool]]:

@@ -31,8 +31,12 @@ class AgencyGrant:
         # Seen through both sides: the client organization and the agency.
         scope = NodeScope((row.organization_id, row.agency_id))
         return cls(
-            id=strawberry.ID(str(row.id)), status=GrantStatus(row.status),
-            created_at=row.created_at, decided_at=row.decided_at, node_scope=scope, row=row,
+            id=strawberry.ID(str(row.id)),
+            status=GrantStatus(row.status),
+            created_at=row.created_at,
+            decided_at=row.decided_at,
+            node_scope=scope,
+            row=row,
         )
 
     @strawberry.field
@@ -44,7 +48,9 @@ class AgencyGrant:
     async def agency(self, info: Info) -> BillingAgency | None:
         row = await resolve_users.organization_of(info.context, self.row.agency_id)
         return BillingAgency(
-            id=strawberry.ID(str(row.id)), name=row.name, provider_id=row.provider_id,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            provider_id=row.provider_id,
             node_scope=NodeScope((row.id,)),
         )
 

@@ -34,14 +34,19 @@ class ETool:
 
 ROLES = {
     info.code.value: Role(
-        code=info.code, name=info.name, description=info.description, scope=info.scope,
+        code=info.code,
+        name=info.name,
+        description=info.description,
+        scope=info.scope,
         employee_only=info.employee_only,
     )
     for info in catalog.ROLES
 }
 ETOOLS = {
     info.code.value: ETool(
-        code=info.code, name=info.name, description=info.description,
+        code=info.code,
+        name=info.name,
+        description=info.description,
         organization_kinds=sorted(info.organization_kinds) if info.organization_kinds else None,
     )
     for info in catalog.ETOOLS

@@ -69,8 +69,12 @@ class Provider:
     @classmethod
     def from_row(cls, row: models.Provider, scope: NodeScope) -> Provider:
         return cls(
-            id=strawberry.ID(str(row.id)), npi=row.npi, name=row.name, specialty=row.specialty,
-            dea_number=row.dea_number, node_scope=scope,
+            id=strawberry.ID(str(row.id)),
+            npi=row.npi,
+            name=row.name,
+            specialty=row.specialty,
+            dea_number=row.dea_number,
+            node_scope=scope,
         )
 
 
@@ -88,23 +92,34 @@ class Organization:
     @classmethod
     def from_row(cls, row: models.Organization, scope: NodeScope | None = None) -> Organization:
         return cls(
-            id=strawberry.ID(str(row.id)), name=row.name, kind=OrganizationKind(row.kind),
-            provider_id=row.provider_id, npi=row.npi, status=OrganizationStatus(row.status),
-            node_scope=scope or NodeScope((row.id,)), row=row,
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            kind=OrganizationKind(row.kind),
+            provider_id=row.provider_id,
+            npi=row.npi,
+            status=OrganizationStatus(row.status),
+            node_scope=scope or NodeScope((row.id,)),
+            row=row,
         )
 
     @strawberry.field
     def correspondence_address(self) -> Address | None:
         row = self.row
         return Address(
-            line1=row.address_line1, line2=row.address_line2, city=row.address_city,
-            state=row.address_state, zip=row.address_zip, node_scope=self.node_scope,
+            line1=row.address_line1,
+            line2=row.address_line2,
+            city=row.address_city,
+            state=row.address_state,
+            zip=row.address_zip,
+            node_scope=self.node_scope,
         )
 
     @strawberry.field
     async def tax_ids(self, info: Info) -> list[TaxId] | None:
         rows = await resolve.tax_ids(info.context, self.row.id)
-        return [TaxId(id=strawberry.ID(str(r.id)), tin=r.tin, node_scope=self.node_scope) for r in rows]
+        return [
+            TaxId(id=strawberry.ID(str(r.id)), tin=r.tin, node_scope=self.node_scope) for r in rows
+        ]
 
     @strawberry.field
     async def eft_account(self, info: Info) -> EftAccount | None:
@@ -112,8 +127,11 @@ class Organization:
         if row is None:
             return None
         return EftAccount(
-            id=self.id, bank_name=row.bank_name, routing_number=row.routing_number,
-            account_number=row.account_number, node_scope=self.node_scope,
+            id=self.id,
+            bank_name=row.bank_name,
+            routing_number=row.routing_number,
+            account_number=row.account_number,
+            node_scope=self.node_scope,
         )
 
     @strawberry.field(description="V4: only the providers assigned to the caller, unless admin")
@@ -126,7 +144,10 @@ class Organization:
 
     @strawberry.field
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
         status: list[MembershipStatus] | None = None,
     ) -> Connection[Annotated[Membership, strawberry.lazy("gateway.schema.users")]] | None:
         from gateway.schema.users import Membership
@@ -136,7 +157,8 @@ class Organization:
         rows, total = await resolve.members(info.context, self.row.id, page, statuses)
         caller = info.context.caller
         return connection(
-            rows, page,
+            rows,
+            page,
             lambda r: Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)),
             total_count=total,
         )

@@ -32,7 +32,9 @@ class Connection(Generic[NodeT]):
 
 
 def connection(
-    rows: Sequence[Any], page: PageRequest, to_node: Callable[[Any], NodeT],
+    rows: Sequence[Any],
+    page: PageRequest,
+    to_node: Callable[[Any], NodeT],
     total_count: int | None = None,
 ) -> Connection[NodeT]:
     """A page from rows fetched with one extra (``page.first + 1``) to tell if more exist."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from gateway.caller import NodeScope
+from gateway.resolvers import access_log as resolve_log
 from gateway.resolvers import organizations as resolve_orgs
 from gateway.resolvers import users as resolve_users
+from gateway.schema.access_log import AccessDecision
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
 from gateway.schema.organizations import BillingAgency, Info, Organization, page_of
 from gateway.schema.pagination import Connection, connection
@@ -23,7 +25,7 @@ class Query:
         return User.from_row(row, info.context.caller.scope((), row.id))
 
     @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see it")
-    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:  # noqa: A002
+    async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
         return Organization.from_row(await resolve_orgs.organization(info.context, id))
 
     @strawberry.field(description="Organizations the caller can see")
@@ -35,7 +37,7 @@ class Query:
         return connection(rows, page, Organization.from_row)
 
     @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see the user")
-    async def user(self, info: Info, id: strawberry.ID) -> User | None:  # noqa: A002
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
         row, org_ids = await resolve_users.user(info.context, id)
         return User.from_row(row, info.context.caller.scope(org_ids, row.id))
 
@@ -47,6 +49,10 @@ class Query:
     def etools(self) -> list[ETool] | None:
         return list(ETOOLS.values())
 
+    @strawberry.field(description="V2: why a decision was made (admins: their organizations)")
+    async def access_decision(self, info: Info, decision_id: str) -> AccessDecision | None:
+        return AccessDecision.from_row(await resolve_log.decision(info.context, decision_id))
+
     @strawberry.field(description="Registered billing agencies an organization may invite")
     async def billing_agencies(
         self, info: Info, first: int | None = None, after: str | None = None
@@ -54,9 +60,12 @@ class Query:
         page = page_of(info, first, after)
         rows = await resolve_orgs.billing_agencies(info.context, page)
         return connection(
-            rows, page,
+            rows,
+            page,
             lambda r: BillingAgency(
-                id=strawberry.ID(str(r.id)), name=r.name, provider_id=r.provider_id,
+                id=strawberry.ID(str(r.id)),
+                name=r.name,
+                provider_id=r.provider_id,
                 node_scope=NodeScope((r.id,)),
             ),
         )

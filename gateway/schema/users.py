@@ -33,9 +33,15 @@ class User:
     @classmethod
     def from_row(cls, row: models.User, scope: NodeScope) -> User:
         return cls(
-            id=strawberry.ID(str(row.id)), username=row.username, name=row.name,
-            email=row.email, phone=row.phone, status=UserStatus(row.status),
-            last_login_at=row.last_login_at, created_at=row.created_at, node_scope=scope,
+            id=strawberry.ID(str(row.id)),
+            username=row.username,
+            name=row.name,
+            email=row.email,
+            phone=row.phone,
+            status=UserStatus(row.status),
+            last_login_at=row.last_login_at,
+            created_at=row.created_at,
+            node_scope=scope,
             user_id=row.id,
         )
 
@@ -59,9 +65,13 @@ class Membership:
     @classmethod
     def from_row(cls, row: models.Membership, scope: NodeScope) -> Membership:
         return cls(
-            id=strawberry.ID(str(row.id)), status=MembershipStatus(row.status),
-            employment=Employment(row.employment), approved_at=row.approved_at,
-            created_at=row.created_at, node_scope=scope, row=row,
+            id=strawberry.ID(str(row.id)),
+            status=MembershipStatus(row.status),
+            employment=Employment(row.employment),
+            approved_at=row.approved_at,
+            created_at=row.created_at,
+            node_scope=scope,
+            row=row,
         )
 
     @strawberry.field

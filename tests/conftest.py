@@ -1,0 +1,88 @@
+"""The fixture world, loaded once per test session into SQLite or PostgreSQL.
+
+``GATEWAY_DATABASE_URL`` picks the database (the README's test command runs the suite once
+with each); without it the suite uses a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gateway.seeding import seed_file
+from sqlalchemy import select, text
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.db import Database, is_sqlite
+from gateway.migrate import upgrade
+from gateway.models import Organization, Provider, User
+from gateway.settings import Settings
+from tests.support import Api, World
+
+WORLD_FILE = Path(__file__).parent / "fixtures" / "world.yaml"
+
+
+def database_url(tmp_dir: Path) -> str:
+    return os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_dir}/gateway.db"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url(tmp_path_factory.mktemp("db")),
+        env="development",
+        audit_key="test-audit-key",
+    )
+
+
+async def reset_database(url: str) -> None:
+    """Start from an empty schema (PostgreSQL keeps what earlier runs left)."""
+    if is_sqlite(url):
+        return
+    db = Database(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Iterator[Settings]:
+    asyncio.run(reset_database(settings.database_url))
+    upgrade(settings)
+    yield settings
+
+
+@pytest.fixture(scope="session")
+async def world(migrated: Settings) -> World:
+    await seed_file(migrated, WORLD_FILE)
+    db = Database(migrated.database_url)
+    try:
+        async with db.session() as session:
+            orgs = dict((await session.execute(select(Organization.name, Organization.id))).all())
+            users = dict((await session.execute(select(User.username, User.id))).all())
+            providers = dict((await session.execute(select(Provider.npi, Provider.id))).all())
+    finally:
+        await db.dispose()
+    return World(orgs=orgs, users=users, providers=providers)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, world: World) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    await application.state.runtime.db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def api(app: Starlette, settings: Settings) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        yield Api(client, settings)

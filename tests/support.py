@@ -1,0 +1,79 @@
+"""Helpers the tests share: calling the real ASGI app as a given user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.identity import mint_token
+from gateway.settings import Settings
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class World:
+    """Database ids of the fixture world, by name."""
+
+    orgs: dict[str, int]
+    users: dict[str, int]
+    providers: dict[str, int]
+
+    def org(self, name: str) -> str:
+        return str(self.orgs[name])
+
+    def user(self, username: str) -> str:
+        return str(self.users[username])
+
+
+@dataclass
+class Api:
+    """Posts GraphQL to the app, signed in as whoever the test names."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+
+    def headers(self, username: str | None) -> dict[str, str]:
+        if username is None:
+            return {}
+        return {"Authorization": f"Bearer {mint_token(self.settings, username)}"}
+
+    async def post(
+        self,
+        query: str,
+        *,
+        as_user: str | None,
+        variables: JSON | None = None,
+        operation: str | None = None,
+    ) -> httpx.Response:
+        payload: JSON = {"query": query, "variables": variables or {}}
+        if operation:
+            payload["operationName"] = operation
+        return await self.client.post("/graphql", json=payload, headers=self.headers(as_user))
+
+    async def query(
+        self,
+        query: str,
+        *,
+        as_user: str | None,
+        variables: JSON | None = None,
+        operation: str | None = None,
+    ) -> JSON:
+        response = await self.post(query, as_user=as_user, variables=variables, operation=operation)
+        assert response.status_code == 200, response.text
+        body: JSON = response.json()
+        return body
+
+
+def errors_at(body: JSON, path: list[str | int]) -> list[JSON]:
+    return [e for e in body.get("errors", []) if e.get("path") == path]
+
+
+def dig(data: Any, path: list[str | int]) -> Any:
+    for step in path:
+        if data is None:
+            return None
+        data = data[step]
+    return data

@@ -1,0 +1,280 @@
+"""A1-A3 for reads: every resolver execution recorded, in one durable batch, hash-chained."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access_log import verify_chain
+from gateway.db import Database
+from gateway.models import AccessLogEntry
+from gateway.settings import Settings
+from tests.support import Api, World, errors_at
+
+SUNRISE = "Sunrise Family Practice"
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+async def entries_of(db: Database, request_id: str) -> list[AccessLogEntry]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(AccessLogEntry)
+            .where(AccessLogEntry.request_id == request_id)
+            .order_by(AccessLogEntry.seq)
+        )
+        return list(rows)
+
+
+async def test_each_field_resolution_is_recorded_with_who_what_and_why(
+    api: Api, world: World, db: Database
+) -> None:
+    response = await api.post(
+        "query OfficeRoster($id: ID!) { organization(id: $id) { name taxIds { tin } } }",
+        variables={"id": world.org(SUNRISE)},
+        as_user="office",
+        operation="OfficeRoster",
+    )
+    entries = await entries_of(db, response.headers["x-request-id"])
+    by_field = {(e.object_type, e.field): e for e in entries}
+    assert set(by_field) == {
+        ("Query", "organization"),
+        ("Organization", "name"),
+        ("Organization", "taxIds"),
+        ("TaxId", "tin"),
+    }
+    name = by_field[("Organization", "name")]
+    assert name.user_id == world.users["office"] and name.username == "office"
+    assert name.organization_id == world.orgs[SUNRISE]
+    assert name.object_id == world.org(SUNRISE)
+    assert (name.operation, name.client_address) == ("OfficeRoster", "203.0.113.7")
+    assert (name.action, name.decision) == ("read", "allow")
+    assert name.rule == "org_identity, Organization.name, read, allow"
+    assert len([e for e in entries if e.field == "tin"]) == 2  # one per tax ID resolved
+
+
+async def test_denied_field_error_carries_a_decision_id_the_log_holds(
+    api: Api, world: World, db: Database
+) -> None:
+    body = await api.query(
+        f'{{ organization(id: "{world.org(SUNRISE)}") {{ name eftAccount {{ bankName }} }} }}',
+        as_user="office",
+    )
+    assert body["data"]["organization"]["name"] == SUNRISE  # the rest is still returned (V2)
+    (error,) = errors_at(body, ["organization", "eftAccount"])
+    decision_id = error["extensions"]["decisionId"]
+    async with db.session() as session:
+        entry = await session.scalar(
+            select(AccessLogEntry).where(AccessLogEntry.decision_id == decision_id)
+        )
+    assert entry is not None
+    assert (entry.object_type, entry.field, entry.decision) == (
+        "Organization",
+        "eftAccount",
+        "deny",
+    )
+    assert entry.rule is None  # default deny: no line allowed it
+
+
+async def test_masked_read_is_recorded_as_read_masked(api: Api, world: World, db: Database) -> None:
+    response = await api.post(
+        f'{{ organization(id: "{world.org(SUNRISE)}") {{ eftAccount {{ accountNumber }} }} }}',
+        as_user="auditor",
+    )
+    assert response.json()["data"]["organization"]["eftAccount"]["accountNumber"] == "********6789"
+    entries = await entries_of(db, response.headers["x-request-id"])
+    (masked,) = [e for e in entries if e.field == "accountNumber"]
+    assert (masked.action, masked.decision) == ("read_masked", "allow")
+
+
+async def test_unauthenticated_attempts_are_recorded_too(api: Api, db: Database) -> None:
+    response = await api.post("{ me { id } }", as_user=None)
+    (entry,) = await entries_of(db, response.headers["x-request-id"])
+    assert (entry.user_id, entry.field, entry.decision) == (None, "me", "deny")
+
+
+# ---- tampering ------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection with the append-only guard lifted, as someone with schema rights could."""
+    async with db.engine.begin() as connection:
+        if db.is_sqlite:
+            await connection.execute(text("DROP TRIGGER access_log_no_update"))
+            await connection.execute(text("DROP TRIGGER access_log_no_delete"))
+        else:
+            await connection.execute(
+                text("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
+            )
+        yield connection
+        if db.is_sqlite:
+            for event in ("UPDATE", "DELETE"):
+                await connection.execute(
+                    text(
+                        f"CREATE TRIGGER access_log_no_{event.lower()} "
+                        f"BEFORE {event} ON access_log BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+                    )
+                )
+        else:
+            await connection.execute(
+                text("ALTER TABLE access_log ENABLE TRIGGER access_log_append_only")
+            )
+
+
+async def some_entry(db: Database, offset: int = 0) -> dict[str, Any]:
+    async with db.engine.connect() as connection:
+        row = (
+            (
+                await connection.execute(
+                    text("SELECT * FROM access_log ORDER BY seq LIMIT 1 OFFSET :o"), {"o": offset}
+                )
+            )
+            .mappings()
+            .one()
+        )
+    return dict(row)
+
+
+async def test_intact_log_verifies(api: Api, db: Database, settings: Settings) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    checked, problem = await verify_chain(db, settings.chain_key)
+    assert problem is None and checked > 0
+
+
+async def test_verify_finds_a_changed_entry(api: Api, db: Database, settings: Settings) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    victim = await some_entry(db, offset=3)
+    async with tampering(db) as connection:
+        await connection.execute(
+            text("UPDATE access_log SET decision = 'allow', username = 'someone' WHERE seq = :s"),
+            {"s": victim["seq"]},
+        )
+    try:
+        _, problem = await verify_chain(db, settings.chain_key)
+        assert problem is not None and problem.seq == victim["seq"]
+        assert "changed" in problem.what
+    finally:
+        async with tampering(db) as connection:
+            await connection.execute(
+                text("UPDATE access_log SET decision = :d, username = :u WHERE seq = :s"),
+                {"d": victim["decision"], "u": victim["username"], "s": victim["seq"]},
+            )
+    assert (await verify_chain(db, settings.chain_key))[1] is None
+
+
+async def test_verify_finds_a_removed_entry(api: Api, db: Database, settings: Settings) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    victim = await some_entry(db, offset=2)
+    async with tampering(db) as connection:
+        await connection.execute(
+            text("DELETE FROM access_log WHERE seq = :s"), {"s": victim["seq"]}
+        )
+    try:
+        _, problem = await verify_chain(db, settings.chain_key)
+        assert problem is not None and problem.seq == victim["seq"]
+        assert "missing" in problem.what
+    finally:
+        async with tampering(db) as connection:
+            await connection.execute(
+                text(
+                    f"INSERT INTO access_log ({', '.join(victim)}) "
+                    f"VALUES ({', '.join(':' + c for c in victim)})"
+                ),
+                victim,
+            )
+    assert (await verify_chain(db, settings.chain_key))[1] is None
+
+
+async def test_verify_finds_reordered_entries(api: Api, db: Database, settings: Settings) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    first, second = await some_entry(db, offset=5), await some_entry(db, offset=6)
+    swap = "UPDATE access_log SET seq = :to WHERE seq = :from"
+    async with tampering(db) as connection:  # swap the two entries' places in the chain
+        await connection.execute(text(swap), {"from": first["seq"], "to": -1})
+        await connection.execute(text(swap), {"from": second["seq"], "to": first["seq"]})
+        await connection.execute(text(swap), {"from": -1, "to": second["seq"]})
+    try:
+        _, problem = await verify_chain(db, settings.chain_key)
+        assert problem is not None and problem.seq == first["seq"]
+    finally:
+        async with tampering(db) as connection:
+            await connection.execute(text(swap), {"from": first["seq"], "to": -1})
+            await connection.execute(text(swap), {"from": second["seq"], "to": first["seq"]})
+            await connection.execute(text(swap), {"from": -1, "to": second["seq"]})
+    assert (await verify_chain(db, settings.chain_key))[1] is None
+
+
+async def test_database_refuses_to_change_or_delete_entries(db: Database) -> None:
+    for statement in ("UPDATE access_log SET decision = 'allow'", "DELETE FROM access_log"):
+        with pytest.raises(Exception, match="append-only"):
+            async with db.engine.begin() as connection:
+                await connection.execute(text(statement))
+
+
+async def test_request_fails_without_data_when_the_log_cannot_be_written(
+    api: Api, world: World, db: Database
+) -> None:
+    async with db.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
+    try:
+        response = await api.post(
+            f'{{ organization(id: "{world.org(SUNRISE)}") {{ name taxIds {{ tin }} }} }}',
+            as_user="admin",
+        )
+    finally:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAVAILABLE"]
+    assert "111111111" not in response.text
+
+
+EXPLAIN = """query($id: String!) { accessDecision(decisionId: $id) {
+    objectType field decision rule username } }"""
+
+
+async def _denied_decision_of_office(api: Api, world: World) -> str:
+    body = await api.query(
+        "query($id: ID!) { organization(id: $id) { eftAccount { bankName } } }",
+        as_user="office",
+        variables={"id": world.org(SUNRISE)},
+    )
+    (error,) = errors_at(body, ["organization", "eftAccount"])
+    decision_id: str = error["extensions"]["decisionId"]
+    return decision_id
+
+
+@pytest.mark.parametrize("explainer", ["admin", "secofficer"])
+async def test_admin_and_security_officer_can_ask_why(
+    api: Api, world: World, explainer: str
+) -> None:
+    decision_id = await _denied_decision_of_office(api, world)
+    body = await api.query(EXPLAIN, as_user=explainer, variables={"id": decision_id})
+    assert body["data"]["accessDecision"] == {
+        "objectType": "Organization",
+        "field": "eftAccount",
+        "decision": "deny",
+        "rule": None,
+        "username": "office",
+    }
+
+
+@pytest.mark.parametrize("asker", ["office", "frontdesk", "chiroadmin", "auditor"])
+async def test_nobody_else_learns_the_policy(api: Api, world: World, asker: str) -> None:
+    decision_id = await _denied_decision_of_office(api, world)
+    body = await api.query(EXPLAIN, as_user=asker, variables={"id": decision_id})
+    assert body["data"]["accessDecision"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]

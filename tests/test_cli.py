@@ -1,0 +1,97 @@
+"""The ``gateway`` command line: token, policy check and audit verify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+
+from gateway.cli import main
+from gateway.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
+
+POLICY = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_token_prints_only_a_token_for_the_user(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
+    monkeypatch.setenv("GATEWAY_ENV", "development")
+    assert main(["token", "admin"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    claims = jwt.decode(out.strip(), DEVELOPMENT_JWT_SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "admin"
+
+
+def test_token_is_refused_outside_development(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-production-secret-of-some-length")
+    assert main(["token", "admin"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "refused" in captured.err
+
+
+def test_policy_check_passes_on_the_shipped_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "check"]) == 0
+
+
+def _policy_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    path = tmp_path / "policy.csv"
+    path.write_text(text)
+    monkeypatch.setenv("GATEWAY_POLICY_FILE", str(path))
+
+
+def test_policy_check_fails_when_a_field_has_no_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [line for line in POLICY.read_text().splitlines() if "Organization.taxIds" not in line]
+    _policy_variant(tmp_path, monkeypatch, "\n".join(lines))
+    assert main(["policy", "check"]) == 1
+    assert "Organization.taxIds: no policy line" in capsys.readouterr().err
+
+
+def test_policy_check_fails_when_a_rule_names_a_missing_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = POLICY.read_text() + "\np, ACCOUNT_ADMIN, Organization.socialSecurity, read, allow\n"
+    _policy_variant(tmp_path, monkeypatch, text)
+    assert main(["policy", "check"]) == 1
+    assert "Organization.socialSecurity is not a field" in capsys.readouterr().err
+
+
+def test_policy_check_fails_when_a_non_null_field_is_denied_to_a_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [
+        line
+        for line in POLICY.read_text().splitlines()
+        if line != "p, SELF, Membership.id, read, allow"
+    ]
+    _policy_variant(tmp_path, monkeypatch, "\n".join(lines))
+    assert main(["policy", "check"]) == 1
+    assert "Membership.id: non-null but denied to SELF" in capsys.readouterr().err
+
+
+def test_audit_verify_reports_an_intact_chain(
+    settings: Settings,
+    world: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GATEWAY_AUDIT_KEY", "test-audit-key")
+    assert main(["audit", "verify"]) == 0
+    assert "chain intact" in capsys.readouterr().out
