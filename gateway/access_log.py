@@ -14,15 +14,16 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.authorization import Decision, Verdict
 from gateway.db import Database
 from gateway.models import AccessLogEntry, AccessLogHead
 
+ACCESS_LOG_TABLE = cast(Table, AccessLogEntry.__table__)
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 DECISION_NAMES = {Decision.ALLOW: "allow", Decision.MASK: "allow", Decision.DENY: "deny"}
@@ -159,8 +160,11 @@ class AccessLogWriter:
     async def _insert(self, session: AsyncSession, records: list[tuple[Any, ...]]) -> None:
         columns = (*COLUMNS, "hash")
         if self._db.is_sqlite:
+            # Core executemany on the table: one statement, nulls included (the ORM bulk path
+            # would split the batch by which columns happen to be null).
             await session.execute(
-                insert(AccessLogEntry), [dict(zip(columns, r, strict=True)) for r in records]
+                insert(ACCESS_LOG_TABLE),
+                [dict(zip(columns, r, strict=True)) for r in records],
             )
             return
         # PostgreSQL: COPY is an order of magnitude faster than INSERT for a page of fields.

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway.seeding import seed_file
 from sqlalchemy import select, text
 from starlette.applications import Starlette
 
@@ -21,7 +20,8 @@ from gateway.app import create_app
 from gateway.db import Database, is_sqlite
 from gateway.migrate import upgrade
 from gateway.models import Organization, Provider, User
-from gateway.settings import Settings
+from gateway.seeding import seed_file
+from gateway.settings import Environment, Settings
 from tests.support import Api, World
 
 WORLD_FILE = Path(__file__).parent / "fixtures" / "world.yaml"
@@ -35,7 +35,7 @@ def database_url(tmp_dir: Path) -> str:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         database_url=database_url(tmp_path_factory.mktemp("db")),
-        env="development",
+        env=Environment.DEVELOPMENT,
         audit_key="test-audit-key",
     )
 
@@ -71,7 +71,7 @@ async def world(migrated: Settings) -> World:
             providers = dict((await session.execute(select(Provider.npi, Provider.id))).all())
     finally:
         await db.dispose()
-    return World(orgs=orgs, users=users, providers=providers)  # type: ignore[arg-type]
+    return World(orgs=orgs, users=users, providers=providers)
 
 
 @pytest.fixture(scope="session")

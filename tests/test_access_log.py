@@ -123,7 +123,8 @@ async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
                 await connection.execute(
                     text(
                         f"CREATE TRIGGER access_log_no_{event.lower()} "
-                        f"BEFORE {event} ON access_log BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+                        f"BEFORE {event} ON access_log "
+                        "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
                     )
                 )
         else:
