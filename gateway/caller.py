@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gateway.authorization import ANONYMOUS, AUTHENTICATED, SELF
 from gateway.catalog import RoleCode
@@ -11,12 +12,11 @@ from gateway.catalog import RoleCode
 ALL_PROVIDERS_ROLES = frozenset({RoleCode.ACCOUNT_ADMIN, RoleCode.OFFICE_MANAGER})
 
 
-@dataclass(frozen=True, slots=True)
-class NodeScope:
+class NodeScope(NamedTuple):
     """The organizations an object is seen through, and whether it is the caller's own.
 
     Every object the schema returns carries one; the enforcement point turns it into the
-    caller's roles for that object.
+    caller's roles for that object. (A tuple: it is hashed for every field resolved.)
     """
 
     org_ids: tuple[int, ...] = ()

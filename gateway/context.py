@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gateway.access_log import AccessLogBuffer
-from gateway.authorization import PolicyTable, Verdict
+from gateway.access_log import AccessLogBuffer, FieldDecision
+from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
 from gateway.caller import ROOT_SCOPE, Caller, NodeScope
 from gateway.db import Database
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.loaders import Loaders
+
+
+INTROSPECTION = FieldDecision(DEFAULT_DENY, "__introspection", "", None, recorded=False)
 
 
 @dataclass(slots=True)
@@ -27,6 +30,8 @@ class Context:
     access_log: AccessLogBuffer
     request_id: str
     statements: list[int] = field(default_factory=lambda: [0])  # SQL statements run so far
+    # The enforcement point's memo: (object scope, type, field) -> decision, per request.
+    fields: dict[tuple[NodeScope, str, str], FieldDecision] = field(default_factory=dict)
     _verdicts: dict[tuple[NodeScope, str, str], Verdict] = field(default_factory=dict)
     _roles: dict[NodeScope, frozenset[str]] = field(default_factory=dict)
     _orgs_allowing: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)
@@ -39,6 +44,18 @@ class Context:
             verdict = self.policy.decide(self.roles_for(scope), type_name, field_name)
             self._verdicts[key] = verdict
         return verdict
+
+    def decide_field(self, key: tuple[NodeScope, str, str]) -> FieldDecision:
+        """Decide a field the first time this request meets it (then ``fields`` answers)."""
+        scope, type_name, field_name = key
+        verdict = self.decide(scope, type_name, field_name)
+        decided = FieldDecision.of(
+            verdict, type_name, field_name, scope.org_ids[0] if scope.org_ids else None
+        )
+        if type_name.startswith("__") or field_name.startswith("__"):
+            decided = INTROSPECTION
+        self.fields[key] = decided
+        return decided
 
     def decide_root(self, type_name: str, field_name: str) -> Verdict:
         """The verdict from roles that hold everywhere (health-plan roles), no organization."""

@@ -1,10 +1,12 @@
 """The one enforcement point: every field of every operation passes through here.
 
-``Enforcement.resolve`` runs around each resolver. It asks the request's memoized decision
-table, records the execution in the request's access-log buffer, and then either calls the
-resolver (allow), calls it and masks the value (masked read), or raises ``FORBIDDEN``
-(``UNAUTHENTICATED`` for a caller without a token) so the field resolves to null and the rest
-of the response is still returned (V2). No resolver ever asks Casbin itself.
+``Enforcement.resolve`` runs around each resolver. It looks up the request's memoized decision
+for (object scope, type, field), appends the execution to the request's access-log buffer, and
+then either calls the resolver (allow), calls it and masks the value (masked read), or raises
+``FORBIDDEN`` (``UNAUTHENTICATED`` for a caller without a token) so the field resolves to null
+and the rest of the response is still returned (V2). No resolver ever asks Casbin itself.
+
+This runs once per resolved field, so it is kept to a dictionary lookup and an append.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
 from gateway import masking
+from gateway.access_log import FieldDecision
 from gateway.authorization import Decision
 from gateway.caller import ROOT_SCOPE
 from gateway.context import Context
 from gateway.errors import Forbidden, Unauthenticated
+
+ALLOW, DENY = Decision.ALLOW, Decision.DENY
 
 
 class Enforcement(SchemaExtension):
@@ -34,28 +39,22 @@ class Enforcement(SchemaExtension):
         *args: str,
         **kwargs: Any,
     ) -> Any:
-        type_name = info.parent_type.name
-        field = info.field_name
-        if field.startswith("__") or type_name.startswith("__"):
-            return _introspection(_next, root, info, *args, **kwargs)
         context: Context = info.context
-        scope = getattr(root, "node_scope", ROOT_SCOPE)
-        verdict = context.decide(scope, type_name, field)
-        decision_id = context.access_log.record(
-            type_name,
-            getattr(root, "id", None),
-            field,
-            verdict,
-            scope.org_ids[0] if scope.org_ids else None,
-        )
-        if verdict.decision is Decision.ALLOW:
+        key = (getattr(root, "node_scope", ROOT_SCOPE), info.parent_type.name, info.field_name)
+        decided = context.fields.get(key) or context.decide_field(key)
+        if not decided.recorded:
+            return _introspection(_next, root, info, *args, **kwargs)
+        rows = context.access_log.rows
+        rows.append((decided, getattr(root, "id", None)))
+        decision = decided.verdict.decision
+        if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
-        if verdict.decision is Decision.DENY:
-            raise _refusal(context, type_name, field, decision_id)
+        if decision is DENY:
+            raise _refusal(context, decided, context.access_log.decision_id(len(rows) - 1))
         value = _next(root, info, *args, **kwargs)
         if isawaitable(value):
-            return _mask_later(value, type_name, field)
-        return masking.apply(type_name, field, value)
+            return _mask_later(value, decided.type_name, decided.field)
+        return masking.apply(decided.type_name, decided.field, value)
 
 
 def _introspection(
@@ -70,10 +69,12 @@ def _introspection(
     return _next(root, info, *args, **kwargs)
 
 
-def _refusal(context: Context, type_name: str, field: str, decision_id: str) -> Exception:
+def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exception:
     if not context.caller.is_authenticated:
         return Unauthenticated("Authentication required", decisionId=decision_id)
-    return Forbidden(f"Not allowed to read {type_name}.{field}", decisionId=decision_id)
+    return Forbidden(
+        f"Not allowed to read {decided.type_name}.{decided.field}", decisionId=decision_id
+    )
 
 
 async def _mask_later(value: Awaitable[Any], type_name: str, field: str) -> object:

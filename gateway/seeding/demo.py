@@ -40,11 +40,41 @@ SUMMIT = "Summit Billing LLC"
 GENERATED_STAFF = 220  # Valley Medical Center's roster: staff001 .. staff220
 
 R, T = RoleCode, EToolCode
-FIRST_NAMES = ("Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Gray", "Harper", "Indy",
-               "Jordan", "Kai", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese",
-               "Sage", "Taylor")
-LAST_NAMES = ("Adams", "Baker", "Chen", "Diaz", "Evans", "Foster", "Garcia", "Hughes", "Ito",
-              "Jensen", "Khan")
+FIRST_NAMES = (
+    "Avery",
+    "Blake",
+    "Casey",
+    "Devon",
+    "Emery",
+    "Finley",
+    "Gray",
+    "Harper",
+    "Indy",
+    "Jordan",
+    "Kai",
+    "Logan",
+    "Morgan",
+    "Noel",
+    "Oakley",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Sage",
+    "Taylor",
+)
+LAST_NAMES = (
+    "Adams",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Foster",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+)
 
 
 def npi(base: str) -> str:
@@ -66,11 +96,16 @@ PRACTITIONERS = {
     "park": (npi("150000006"), "Dr. Dee Park", "General Dentistry", None),
     **{
         f"valley{n}": (npi(f"15000010{n}"), f"Dr. {first} {last}", specialty, None)
-        for n, (first, last, specialty) in enumerate([
-            ("Elena", "Marsh", "Cardiology"), ("Felix", "Nguyen", "Radiology"),
-            ("Grace", "Okafor", "Oncology"), ("Hugo", "Patel", "Emergency Medicine"),
-            ("Iris", "Quill", "Orthopedic Surgery"), ("Jonah", "Reyes", "Neurology"),
-        ])
+        for n, (first, last, specialty) in enumerate(
+            [
+                ("Elena", "Marsh", "Cardiology"),
+                ("Felix", "Nguyen", "Radiology"),
+                ("Grace", "Okafor", "Oncology"),
+                ("Hugo", "Patel", "Emergency Medicine"),
+                ("Iris", "Quill", "Orthopedic Surgery"),
+                ("Jonah", "Reyes", "Neurology"),
+            ]
+        )
     },
 }
 VALLEY_PROVIDERS = [f"valley{n}" for n in range(6)]
@@ -86,17 +121,27 @@ def npis(*keys: str) -> list[str]:
 
 
 def organization(
-    name: str, kind: OrganizationKind, number: int, street: str, city: str, zip_code: str,
+    name: str,
+    kind: OrganizationKind,
+    number: int,
+    street: str,
+    city: str,
+    zip_code: str,
     providers: list[str],
 ) -> OrganizationSeed:
     prefix = "A" if kind is OrganizationKind.BILLING_AGENCY else "P"
     return OrganizationSeed(
-        name=name, kind=kind, provider_id=f"{prefix}-{100000 + number}",
+        name=name,
+        kind=kind,
+        provider_id=f"{prefix}-{100000 + number}",
         npi=None if kind is OrganizationKind.BILLING_AGENCY else npi(f"16000000{number}"),
         tax_ids=[f"86000{number:02d}01"] + ([f"86000{number:02d}02"] if number == 1 else []),
         correspondence_address=AddressSeed(line1=street, city=city, state="AZ", zip=zip_code),
-        eft_account=EftAccountSeed(bank_name="Demo Community Bank", routing_number="011000015",
-                                   account_number=f"0000{number:02d}123456"),
+        eft_account=EftAccountSeed(
+            bank_name="Demo Community Bank",
+            routing_number="011000015",
+            account_number=f"0000{number:02d}123456",
+        ),
         providers=[provider(key) for key in providers],
     )
 
@@ -104,22 +149,33 @@ def organization(
 def organizations() -> list[OrganizationSeed]:
     kinds = OrganizationKind
     return [
-        organization(SUNRISE, kinds.GROUP_PRACTICE, 1, "100 Sunrise Way, Suite 5", "Phoenix",
-                     "85001", ["smith", "jones", "ruiz"]),
-        organization(DESERT_SPINE, kinds.CHIROPRACTIC, 2, "200 Mesa Rd", "Tucson", "85701",
-                     ["ortiz", "lee"]),
-        organization(VALLEY, kinds.HOSPITAL, 3, "300 Valley Pkwy", "Mesa", "85201",
-                     VALLEY_PROVIDERS),
+        organization(
+            SUNRISE,
+            kinds.GROUP_PRACTICE,
+            1,
+            "100 Sunrise Way, Suite 5",
+            "Phoenix",
+            "85001",
+            ["smith", "jones", "ruiz"],
+        ),
+        organization(
+            DESERT_SPINE, kinds.CHIROPRACTIC, 2, "200 Mesa Rd", "Tucson", "85701", ["ortiz", "lee"]
+        ),
+        organization(
+            VALLEY, kinds.HOSPITAL, 3, "300 Valley Pkwy", "Mesa", "85201", VALLEY_PROVIDERS
+        ),
         organization(CANYON, kinds.DENTAL, 4, "400 Canyon Ave", "Flagstaff", "86001", ["park"]),
-        organization(SUMMIT, kinds.BILLING_AGENCY, 5, "500 Summit Blvd", "Scottsdale", "85251",
-                     []),
+        organization(SUMMIT, kinds.BILLING_AGENCY, 5, "500 Summit Blvd", "Scottsdale", "85251", []),
     ]
 
 
 def user(username: str, name: str, domain: str, line: int | None = None) -> UserSeed:
     return UserSeed(
-        username=username, email=f"{username}@{domain}.example.org", name=name,
-        phone=None if line is None else f"+1 602 555 {line:04d}", password=DEMO_PASSWORD,
+        username=username,
+        email=f"{username}@{domain}.example.org",
+        name=name,
+        phone=None if line is None else f"+1 602 555 {line:04d}",
+        password=DEMO_PASSWORD,
     )
 
 
@@ -146,37 +202,56 @@ def named_users() -> list[UserSeed]:
 
 def generated_users() -> list[UserSeed]:
     return [
-        user(f"staff{n:03d}",
-             f"{FIRST_NAMES[(n - 1) % len(FIRST_NAMES)]} {LAST_NAMES[(n - 1) // len(FIRST_NAMES)]}",
-             "valley")
+        user(
+            f"staff{n:03d}",
+            f"{FIRST_NAMES[(n - 1) % len(FIRST_NAMES)]} {LAST_NAMES[(n - 1) // len(FIRST_NAMES)]}",
+            "valley",
+        )
         for n in range(1, GENERATED_STAFF + 1)
     ]
 
 
 def member(
-    username: str, org: str, roles: list[RoleCode], etools: list[EToolCode] | None = None,
+    username: str,
+    org: str,
+    roles: list[RoleCode],
+    etools: list[EToolCode] | None = None,
     providers: list[str] | None = None,
 ) -> MembershipSeed:
     return MembershipSeed(
-        user=username, organization=org, employment=Employment.EMPLOYEE, roles=roles,
-        etools=etools or [], providers=npis(*(providers or [])),
+        user=username,
+        organization=org,
+        employment=Employment.EMPLOYEE,
+        roles=roles,
+        etools=etools or [],
+        providers=npis(*(providers or [])),
     )
 
 
 def named_memberships() -> list[MembershipSeed]:
     return [
-        member("admin", SUNRISE, [R.ACCOUNT_ADMIN],
-               [T.ONLINE_SERVICES, T.CONNECT_CENTER, T.AUTHORIZATION_MANAGER]),
+        member(
+            "admin",
+            SUNRISE,
+            [R.ACCOUNT_ADMIN],
+            [T.ONLINE_SERVICES, T.CONNECT_CENTER, T.AUTHORIZATION_MANAGER],
+        ),
         member("office", SUNRISE, [R.OFFICE_MANAGER], [T.ONLINE_SERVICES]),
         member("finance", SUNRISE, [R.FINANCIAL_MANAGER]),  # R5: a dedicated membership
         member("drsmith", SUNRISE, [R.PROVIDER], [T.ONLINE_SERVICES, T.CARELON], ["smith"]),
-        member("nurse", SUNRISE, [R.CLINICAL_STAFF], [T.CARELON, T.AUTHORIZATION_MANAGER],
-               ["smith", "jones"]),
+        member(
+            "nurse",
+            SUNRISE,
+            [R.CLINICAL_STAFF],
+            [T.CARELON, T.AUTHORIZATION_MANAGER],
+            ["smith", "jones"],
+        ),
         member("frontdesk", SUNRISE, [R.STAFF], [T.ONLINE_SERVICES], ["jones"]),
         # admin also works at the chiropractic office: a user in two organizations (V5).
         member("admin", DESERT_SPINE, [R.STAFF], [T.CHIROPRACTIC_AUTH], ["ortiz"]),
-        member("chiroadmin", DESERT_SPINE, [R.ACCOUNT_ADMIN],
-               [T.ONLINE_SERVICES, T.CHIROPRACTIC_AUTH]),
+        member(
+            "chiroadmin", DESERT_SPINE, [R.ACCOUNT_ADMIN], [T.ONLINE_SERVICES, T.CHIROPRACTIC_AUTH]
+        ),
         member("valleyadmin", VALLEY, [R.ACCOUNT_ADMIN], [T.ONLINE_SERVICES, T.CONNECT_CENTER]),
         member("valleyadmin2", VALLEY, [R.ACCOUNT_ADMIN], [T.ONLINE_SERVICES]),
         member("canyonadmin", CANYON, [R.ACCOUNT_ADMIN], [T.ONLINE_SERVICES]),
@@ -191,21 +266,31 @@ def generated_memberships() -> list[MembershipSeed]:
     memberships = []
     for n in range(1, GENERATED_STAFF + 1):
         clinical = n % 3 == 0
-        memberships.append(member(
-            f"staff{n:03d}", VALLEY, [R.CLINICAL_STAFF if clinical else R.STAFF],
-            [T.ONLINE_SERVICES, T.AIM_SPECIALTY_HEALTH] if clinical else [T.ONLINE_SERVICES],
-            [VALLEY_PROVIDERS[n % len(VALLEY_PROVIDERS)]],
-        ))
+        memberships.append(
+            member(
+                f"staff{n:03d}",
+                VALLEY,
+                [R.CLINICAL_STAFF if clinical else R.STAFF],
+                [T.ONLINE_SERVICES, T.AIM_SPECIALTY_HEALTH] if clinical else [T.ONLINE_SERVICES],
+                [VALLEY_PROVIDERS[n % len(VALLEY_PROVIDERS)]],
+            )
+        )
     return memberships
 
 
 def agency_grants() -> list[AgencyGrantSeed]:
     return [
         # Limited to two of Sunrise's three providers; biller is assigned, biller2 is not.
-        AgencyGrantSeed(organization=SUNRISE, agency=SUMMIT, status=GrantStatus.ACTIVE,
-                        providers=npis("smith", "jones"), staff=["biller"]),
-        AgencyGrantSeed(organization=CANYON, agency=SUMMIT, status=GrantStatus.REVOKED,
-                        staff=["biller"]),
+        AgencyGrantSeed(
+            organization=SUNRISE,
+            agency=SUMMIT,
+            status=GrantStatus.ACTIVE,
+            providers=npis("smith", "jones"),
+            staff=["biller"],
+        ),
+        AgencyGrantSeed(
+            organization=CANYON, agency=SUMMIT, status=GrantStatus.REVOKED, staff=["biller"]
+        ),
         # Awaiting the agency admin's answer (R11).
         AgencyGrantSeed(organization=VALLEY, agency=SUMMIT, status=GrantStatus.REQUESTED),
     ]

@@ -96,13 +96,15 @@ GrantState = Annotated[GrantStatus, vocabulary(GrantStatus, "grant status")]
 ETool = Annotated[EToolCode, vocabulary(EToolCode, "eTool")]
 OrgRole = Annotated[
     RoleCode,
-    vocabulary(RoleCode, "role", ORGANIZATION_ROLES,
-               " (a health-plan role: list it under payerRoles)"),
+    vocabulary(
+        RoleCode, "role", ORGANIZATION_ROLES, " (a health-plan role: list it under payerRoles)"
+    ),
 ]
 PlanRole = Annotated[
     RoleCode,
-    vocabulary(RoleCode, "role", HEALTH_PLAN_ROLES,
-               " (an organization role: list it under memberships)"),
+    vocabulary(
+        RoleCode, "role", HEALTH_PLAN_ROLES, " (an organization role: list it under memberships)"
+    ),
 ]
 
 
@@ -119,7 +121,7 @@ class AddressSeed(SeedModel):
     line2: Text200 | None = None
     city: Text100
     state: Annotated[str, matching(r"[A-Z]{2}", "expected a two-letter state code like AZ")]
-    zip: Annotated[str, matching(r"\d{5}(-\d{4})?", "expected a ZIP code like \"85001\"")]
+    zip: Annotated[str, matching(r"\d{5}(-\d{4})?", 'expected a ZIP code like "85001"')]
 
 
 class EftAccountSeed(SeedModel):

@@ -63,9 +63,12 @@ class SeedCounts:
 
     def summary(self) -> str:
         parts = [
-            _plural(self.organizations, "organization"), _plural(self.providers, "provider"),
-            _plural(self.users, "user"), _plural(self.memberships, "membership"),
-            _plural(self.agency_grants, "agency grant"), _plural(self.payer_roles, "payer role"),
+            _plural(self.organizations, "organization"),
+            _plural(self.providers, "provider"),
+            _plural(self.users, "user"),
+            _plural(self.memberships, "membership"),
+            _plural(self.agency_grants, "agency grant"),
+            _plural(self.payer_roles, "payer role"),
         ]
         return "loaded " + ", ".join(parts)
 
@@ -85,8 +88,11 @@ class Keys:
 
 
 async def load_into(
-    settings: Settings, document: SeedDocument, password_hashes: Mapping[str, str],
-    *, only_if_empty: bool = False,
+    settings: Settings,
+    document: SeedDocument,
+    password_hashes: Mapping[str, str],
+    *,
+    only_if_empty: bool = False,
 ) -> SeedCounts | None:
     """Load ``document`` in one transaction; ``None`` if ``only_if_empty`` and orgs exist."""
     try:
@@ -115,8 +121,10 @@ async def _has_organizations(session: AsyncSession) -> bool:
 
 
 async def load_document(
-    session: AsyncSession, document: SeedDocument,
-    *, password_hashes: Mapping[str, str] | None = None,
+    session: AsyncSession,
+    document: SeedDocument,
+    *,
+    password_hashes: Mapping[str, str] | None = None,
 ) -> SeedCounts:
     """Check ``document`` against itself and the database, then insert it in ``session``.
 
@@ -134,9 +142,12 @@ async def load_document(
     await _insert_grants(session, document, keys, now)
     await _insert(session, PayerRole, payer_role_rows(document, keys.users))
     return SeedCounts(
-        organizations=len(keys.organizations), providers=len(keys.providers),
-        users=len(keys.users), memberships=len(keys.memberships),
-        agency_grants=len(document.agency_grants), payer_roles=len(document.payer_roles),
+        organizations=len(keys.organizations),
+        providers=len(keys.providers),
+        users=len(keys.users),
+        memberships=len(keys.memberships),
+        agency_grants=len(document.agency_grants),
+        payer_roles=len(document.payer_roles),
     )
 
 
@@ -154,7 +165,8 @@ async def check_existing(session: AsyncSession, document: SeedDocument) -> None:
         taken = await _existing(session, column, values)
         problems.extend(
             Problem(key_path(section, position, key), f"'{value}' already exists in the database")
-            for position, value in enumerate(values) if value in taken
+            for position, value in enumerate(values)
+            if value in taken
         )
     if problems:
         raise SeedError.from_problems(problems)
@@ -163,13 +175,16 @@ async def check_existing(session: AsyncSession, document: SeedDocument) -> None:
 async def _existing(session: AsyncSession, column: Any, values: Sequence[str]) -> set[str]:
     taken: set[str] = set()
     for start in range(0, len(values), CHUNK):
-        chunk = list(values[start:start + CHUNK])
+        chunk = list(values[start : start + CHUNK])
         taken.update(await session.scalars(select(column).where(column.in_(chunk))))
     return taken
 
 
 async def _insert(
-    session: AsyncSession, model: type[Base], rows: Rows, *returning: InstrumentedAttribute[Any],
+    session: AsyncSession,
+    model: type[Base],
+    rows: Rows,
+    *returning: InstrumentedAttribute[Any],
 ) -> list[tuple[Any, ...]]:
     if not rows:
         return []
@@ -185,22 +200,27 @@ async def _insert_organizations(
 ) -> None:
     orgs = document.organizations
     rows = [organization_row(org, now) for org in orgs]
-    for org_id, name in await _insert(session, Organization, rows, Organization.id,
-                                      Organization.name):
+    for org_id, name in await _insert(
+        session, Organization, rows, Organization.id, Organization.name
+    ):
         keys.organizations[name] = org_id
     await _insert(session, TaxId, tax_id_rows(orgs, keys.organizations))
     await _insert(session, EftAccount, eft_rows(orgs, keys.organizations, now))
     names = {org_id: name for name, org_id in keys.organizations.items()}
     providers = provider_rows(orgs, keys.organizations)
-    returned = await _insert(session, Provider, providers, Provider.id,
-                             Provider.organization_id, Provider.npi)
+    returned = await _insert(
+        session, Provider, providers, Provider.id, Provider.organization_id, Provider.npi
+    )
     for provider_id, org_id, npi in returned:
         keys.providers[(names[org_id], npi)] = provider_id
 
 
 async def _insert_users(
-    session: AsyncSession, document: SeedDocument, keys: Keys,
-    password_hashes: Mapping[str, str], now: datetime,
+    session: AsyncSession,
+    document: SeedDocument,
+    keys: Keys,
+    password_hashes: Mapping[str, str],
+    now: datetime,
 ) -> None:
     rows = [user_row(user, password_hashes.get(user.username), now) for user in document.users]
     for user_id, username in await _insert(session, User, rows, User.id, User.username):
@@ -211,15 +231,21 @@ async def _insert_memberships(
     session: AsyncSession, document: SeedDocument, keys: Keys, now: datetime
 ) -> None:
     rows = [
-        {"user_id": keys.users[m.user], "organization_id": keys.organizations[m.organization],
-         "status": m.status.value, "employment": m.employment.value, "created_at": now,
-         "approved_at": now if m.status is MembershipStatus.ACTIVE else None}
+        {
+            "user_id": keys.users[m.user],
+            "organization_id": keys.organizations[m.organization],
+            "status": m.status.value,
+            "employment": m.employment.value,
+            "created_at": now,
+            "approved_at": now if m.status is MembershipStatus.ACTIVE else None,
+        }
         for m in document.memberships
     ]
     usernames = {user_id: name for name, user_id in keys.users.items()}
     org_names = {org_id: name for name, org_id in keys.organizations.items()}
-    returned = await _insert(session, Membership, rows, Membership.id, Membership.user_id,
-                             Membership.organization_id)
+    returned = await _insert(
+        session, Membership, rows, Membership.id, Membership.user_id, Membership.organization_id
+    )
     for membership_id, user_id, org_id in returned:
         keys.memberships[(usernames[user_id], org_names[org_id])] = membership_id
     roles, etools, assignments = membership_rows(document, keys.memberships, keys.providers)
@@ -232,15 +258,26 @@ async def _insert_grants(
     session: AsyncSession, document: SeedDocument, keys: Keys, now: datetime
 ) -> None:
     rows = [
-        {"organization_id": keys.organizations[g.organization],
-         "agency_id": keys.organizations[g.agency], "status": g.status.value, "created_at": now,
-         "decided_at": None if g.status is GrantStatus.REQUESTED else now}
+        {
+            "organization_id": keys.organizations[g.organization],
+            "agency_id": keys.organizations[g.agency],
+            "status": g.status.value,
+            "created_at": now,
+            "decided_at": None if g.status is GrantStatus.REQUESTED else now,
+        }
         for g in document.agency_grants
     ]
-    returned = await _insert(session, AgencyGrant, rows, AgencyGrant.id,
-                             AgencyGrant.organization_id, AgencyGrant.agency_id)
+    returned = await _insert(
+        session,
+        AgencyGrant,
+        rows,
+        AgencyGrant.id,
+        AgencyGrant.organization_id,
+        AgencyGrant.agency_id,
+    )
     grant_ids = {(org_id, agency_id): grant_id for grant_id, org_id, agency_id in returned}
-    providers, staff = grant_rows(document, keys.organizations, keys.providers, keys.users,
-                                  grant_ids)
+    providers, staff = grant_rows(
+        document, keys.organizations, keys.providers, keys.users, grant_ids
+    )
     await _insert(session, AgencyGrantProvider, providers)
     await _insert(session, AgencyGrantStaff, staff)

@@ -28,8 +28,10 @@ class StrictLoader(yaml.SafeLoader):
             key = (key_node.tag, key_node.value)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"found the key '{key_node.value}' twice", key_node.start_mark,
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found the key '{key_node.value}' twice",
+                    key_node.start_mark,
                 )
             seen.add(key)
         return super().construct_mapping(node, deep)
@@ -97,7 +99,7 @@ def _expected_string(value: object) -> str:
     if isinstance(value, bool):
         return "expected a string, got true/false (YAML reads yes/no/on/off as booleans: quote it)"
     if isinstance(value, int | float):
-        return "expected a string, got a number (quote NPIs, TINs and ZIP codes, e.g. \"85001\")"
+        return 'expected a string, got a number (quote NPIs, TINs and ZIP codes, e.g. "85001")'
     return f"expected a string, got {_yaml_type(value)}"
 
 

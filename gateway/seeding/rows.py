@@ -33,22 +33,31 @@ def tax_id_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int]) -> lis
     return [{"organization_id": ids[o.name], "tin": tin} for o in orgs for tin in o.tax_ids]
 
 
-def eft_rows(
-    orgs: Sequence[OrganizationSeed], ids: Mapping[str, int], now: datetime
-) -> list[Row]:
+def eft_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int], now: datetime) -> list[Row]:
     return [
-        {"organization_id": ids[o.name], "bank_name": o.eft_account.bank_name,
-         "routing_number": o.eft_account.routing_number,
-         "account_number": o.eft_account.account_number, "updated_at": now}
-        for o in orgs if o.eft_account is not None
+        {
+            "organization_id": ids[o.name],
+            "bank_name": o.eft_account.bank_name,
+            "routing_number": o.eft_account.routing_number,
+            "account_number": o.eft_account.account_number,
+            "updated_at": now,
+        }
+        for o in orgs
+        if o.eft_account is not None
     ]
 
 
 def provider_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int]) -> list[Row]:
     return [
-        {"organization_id": ids[o.name], "npi": p.npi, "name": p.name,
-         "specialty": p.specialty, "dea_number": p.dea_number}
-        for o in orgs for p in o.providers
+        {
+            "organization_id": ids[o.name],
+            "npi": p.npi,
+            "name": p.name,
+            "specialty": p.specialty,
+            "dea_number": p.dea_number,
+        }
+        for o in orgs
+        for p in o.providers
     ]
 
 
@@ -88,8 +97,11 @@ def membership_rows(
 
 
 def grant_rows(
-    document: SeedDocument, organizations: Mapping[str, int], providers: ProviderKeys,
-    users: Mapping[str, int], grants: Mapping[tuple[int, int], int],
+    document: SeedDocument,
+    organizations: Mapping[str, int],
+    providers: ProviderKeys,
+    users: Mapping[str, int],
+    grants: Mapping[tuple[int, int], int],
 ) -> tuple[list[Row], list[Row]]:
     """Provider-scope and staff rows of every agency grant (no provider rows: all providers)."""
     scope: list[Row] = []
