@@ -16,7 +16,7 @@ import asyncpg  # type: ignore[import-untyped]
 from scenarios import Identities
 from world import COLUMNS, DASHBOARD_ORG_ID, World
 
-HEAD_GENESIS = (1, 0, "0" * 64)  # the access_log_head row the migration inserts
+HEAD_GENESIS = (1, 0, bytes(32))  # the access_log_head row the migration inserts
 SERIAL_TABLES = ("organizations", "users", "tax_ids", "providers", "memberships", "agency_grants")
 
 
@@ -90,7 +90,7 @@ async def load(db: BenchDatabase, world: World) -> None:
         await connection.execute("ANALYZE")
 
 
-async def access_log_head(db: BenchDatabase) -> tuple[int, int, str]:
+async def access_log_head(db: BenchDatabase) -> tuple[int, int, bytes]:
     async with connect(db) as connection:
         row = await connection.fetchrow("SELECT id, seq, hash FROM access_log_head")
     if row is None:

@@ -19,31 +19,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.authorization import Decision, Verdict
 from gateway.db import Database
-from gateway.models import AccessLogEntry, AccessLogHead
+from gateway.models import AccessLogEntry, AccessLogHead, AccessLogRequest
 
-ACCESS_LOG_TABLE = cast(Table, AccessLogEntry.__table__)
-GENESIS_HASH = "0" * 64
+REQUESTS_TABLE = cast(Table, AccessLogRequest.__table__)
+GENESIS_HASH = bytes(32)
 HEAD_ID = 1
 DECISION_NAMES = {Decision.ALLOW: "allow", Decision.MASK: "allow", Decision.DENY: "deny"}
 
-# Column order of an appended entry: the request's columns, then the entry's own.
-INSERT_COLUMNS = (
-    "at", "request_id", "user_id", "username", "operation", "client_address",
-    "seq", "decision_id", "organization_id", "object_type", "object_id", "field", "action",
-    "decision", "rule", "hash",
+REQUEST_COLUMNS = (
+    "first_seq", "entry_count", "request_id", "at", "user_id", "username", "operation",
+    "client_address",
 )  # fmt: skip
-SQLITE_INSERT = (  # built from the constant column names above
-    f"INSERT INTO access_log ({', '.join(INSERT_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+ENTRY_COLUMNS = (
+    "seq", "request_seq", "organization_id", "object_type", "object_id", "field", "action",
+    "decision", "rule", "executions", "hash",
+)  # fmt: skip
+SQLITE_INSERT_ENTRIES = (  # built from the constant column names above
+    f"INSERT INTO access_log ({', '.join(ENTRY_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # memoized per request: identity is equality
 class FieldDecision:
     """What the enforcement point decided for one (object scope, type, field) in a request."""
 
@@ -79,25 +81,20 @@ def tail_bytes(
     return "\x1f".join((org, object_type, field_name, action, decision, rule or "")).encode()
 
 
-def entry_bytes(seq: int, decision_id: str, object_id: str | None, tail: bytes) -> bytes:
-    return b"%d\x1f%s\x1f%s\x1f" % (seq, decision_id.encode(), (object_id or "").encode()) + tail
+def entry_bytes(seq: int, executions: int, object_id: str | None, tail: bytes) -> bytes:
+    return b"%d\x1f%d\x1f%s\x1f" % (seq, executions, (object_id or "").encode()) + tail
 
 
-def header_bytes(
-    at: datetime,
-    request_id: str,
-    user_id: int | None,
-    username: str | None,
-    operation: str | None,
-    client_address: str | None,
-) -> bytes:
-    """The request-level columns, encoded once per batch (they may carry client-chosen text)."""
-    values = [at.isoformat(), request_id, user_id, username, operation, client_address]
+def header_bytes(request: tuple[Any, ...]) -> bytes:
+    """A request's columns (``REQUEST_COLUMNS`` order), part of each of its entries' hashes.
+
+    JSON, because some of them (operation name, client address) are client-chosen text."""
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in request]
     return json.dumps(values, separators=(",", ":")).encode() + b"\x1e"
 
 
 def chain_hash(key: bytes, previous: bytes, header: bytes, entry: bytes) -> bytes:
-    """HMAC-SHA256 of an entry (header and own columns) chained to the previous digest."""
+    """HMAC-SHA256 of an entry (with its request's columns) chained to the previous digest."""
     return hmac.digest(key, previous + header + entry, "sha256")
 
 
@@ -111,52 +108,70 @@ class AccessLogBuffer:
     username: str | None
     client_address: str | None
     operation: str | None = None
+    # One entry per distinct (decision, object id); ``executions`` counts repeats.
     rows: list[tuple[FieldDecision, str | None]] = field(default_factory=list)
+    executions: list[int] = field(default_factory=list)
+    _index: dict[tuple[FieldDecision, str | None], int] = field(default_factory=dict)
+
+    def record(self, decided: FieldDecision, object_id: str | None) -> int:
+        """Count one resolver execution; return its entry's index in this request."""
+        key = (decided, object_id)
+        index = self._index.get(key)
+        if index is None:
+            index = self._index[key] = len(self.rows)
+            self.rows.append(key)
+            self.executions.append(1)
+        else:
+            self.executions[index] += 1
+        return index
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.executions.clear()
+        self._index.clear()
 
     def decision_id(self, index: int) -> str:
         return f"{self.request_id}:{index}"
 
-    def header(self) -> bytes:
-        return header_bytes(
-            self.at, self.request_id, self.user_id, self.username, self.operation,
-            self.client_address,
+    def request_row(self, first_seq: int) -> tuple[Any, ...]:
+        """The request's own row, in ``REQUEST_COLUMNS`` order."""
+        return (
+            first_seq, len(self.rows), self.request_id, self.at, self.user_id, self.username,
+            self.operation, self.client_address,
         )  # fmt: skip
 
-    def chained(self, key: bytes, first_seq: int, previous: str) -> list[tuple[Any, ...]]:
-        """Rows ready to insert, in ``INSERT_COLUMNS`` order, numbered from ``first_seq``."""
-        header = self.header()
-        digest = bytes.fromhex(previous)
-        request = (
-            self.at, self.request_id, self.user_id, self.username, self.operation,
-            self.client_address,
-        )  # fmt: skip
-        records = []
-        for index, (decided, object_id) in enumerate(self.rows):
-            seq, decision_id = first_seq + index, f"{self.request_id}:{index}"
-            digest = chain_hash(
-                key, digest, header, entry_bytes(seq, decision_id, object_id, decided.tail)
-            )
+    def chained(
+        self, key: bytes, request: tuple[Any, ...], previous: bytes
+    ) -> list[tuple[Any, ...]]:
+        """The entries, in ``ENTRY_COLUMNS`` order, each hashed onto the one before."""
+        header, first_seq = header_bytes(request), request[0]
+        digest, records = previous, []
+        for seq, (decided, object_id), executions in zip(
+            range(first_seq, first_seq + len(self.rows)), self.rows, self.executions, strict=True
+        ):
+            body = entry_bytes(seq, executions, object_id, decided.tail)
+            digest = chain_hash(key, digest, header, body)
             verdict = decided.verdict
             records.append((
-                *request, seq, decision_id, decided.organization_id, decided.type_name,
-                object_id, decided.field, verdict.action, DECISION_NAMES[verdict.decision],
-                verdict.rule, digest.hex(),
+                seq, first_seq, decided.organization_id, decided.type_name, object_id,
+                decided.field, verdict.action, DECISION_NAMES[verdict.decision], verdict.rule,
+                executions, digest,
             ))  # fmt: skip
         return records
 
 
-def entry_hash(key: bytes, previous: str, entry: AccessLogEntry) -> str:
-    """The chain hash of a stored entry, recomputed from its columns."""
-    header = header_bytes(
-        entry.at, entry.request_id, entry.user_id, entry.username, entry.operation,
-        entry.client_address,
-    )  # fmt: skip
+def request_tuple(request: AccessLogRequest) -> tuple[Any, ...]:
+    return tuple(getattr(request, column) for column in REQUEST_COLUMNS)
+
+
+def entry_hash(key: bytes, previous: bytes, header: bytes, entry: AccessLogEntry) -> bytes:
+    """The chain hash of a stored entry, recomputed from its columns and its request's."""
     tail = tail_bytes(
         entry.organization_id, entry.object_type, entry.field, entry.action, entry.decision,
         entry.rule,
     )  # fmt: skip
-    body = entry_bytes(entry.seq, entry.decision_id, entry.object_id, tail)
-    return chain_hash(key, bytes.fromhex(previous), header, body).hex()
+    body = entry_bytes(entry.seq, entry.executions, entry.object_id, tail)
+    return chain_hash(key, previous, header, body)
 
 
 class AccessLogWriter:
@@ -178,33 +193,42 @@ class AccessLogWriter:
             else:
                 async with self._db.transaction() as own:
                     await self._append_in(own, buffer)
-        buffer.rows.clear()
+        buffer.clear()
 
     async def _append_in(self, session: AsyncSession, buffer: AccessLogBuffer) -> None:
-        head = (
+        # Writing the head first takes the chain's lock before reading it: a row lock on
+        # PostgreSQL, the database write lock on SQLite (whose snapshot then starts after it).
+        last_seq, last_hash = (
             await session.execute(
-                select(AccessLogHead).where(AccessLogHead.id == HEAD_ID).with_for_update()
+                update(AccessLogHead)
+                .where(AccessLogHead.id == HEAD_ID)
+                .values(seq=AccessLogHead.seq)
+                .returning(AccessLogHead.seq, AccessLogHead.hash)
             )
-        ).scalar_one()
-        records = buffer.chained(self._key, head.seq + 1, head.hash)
-        await self._insert(session, records)
-        head.seq += len(records)
-        head.hash = records[-1][-1]
-        await session.flush()
+        ).one()
+        request = buffer.request_row(last_seq + 1)
+        records = buffer.chained(self._key, request, last_hash)
+        await session.execute(
+            insert(REQUESTS_TABLE), [dict(zip(REQUEST_COLUMNS, request, strict=True))]
+        )
+        await self._insert_entries(session, records)
+        await session.execute(
+            update(AccessLogHead)
+            .where(AccessLogHead.id == HEAD_ID)
+            .values(seq=last_seq + len(records), hash=records[-1][-1])
+        )
 
-    async def _insert(self, session: AsyncSession, records: list[tuple[Any, ...]]) -> None:
+    async def _insert_entries(self, session: AsyncSession, records: list[tuple[Any, ...]]) -> None:
         connection = await session.connection()
         if self._db.is_sqlite:
             # One executemany of plain tuples: SQLAlchemy's per-row parameter processing would
-            # cost more than the rest of the append. Only `at` needs converting, once.
-            convert = ACCESS_LOG_TABLE.c.at.type.bind_processor(connection.dialect)
-            at = convert(records[0][0]) if convert else records[0][0]
-            await connection.exec_driver_sql(SQLITE_INSERT, [(at, *r[1:]) for r in records])
+            # cost more than the rest of the append.
+            await connection.exec_driver_sql(SQLITE_INSERT_ENTRIES, records)
             return
         # PostgreSQL: COPY is an order of magnitude faster than INSERT for a page of fields.
         raw = await connection.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            AccessLogEntry.__tablename__, records=records, columns=list(INSERT_COLUMNS)
+            AccessLogEntry.__tablename__, records=records, columns=list(ENTRY_COLUMNS)
         )
 
 
@@ -217,22 +241,35 @@ class ChainProblem:
         return f"access log entry {self.seq}: {self.what}"
 
 
-async def _entries(session: AsyncSession) -> AsyncIterator[AccessLogEntry]:
-    result = await session.stream_scalars(
-        select(AccessLogEntry).order_by(AccessLogEntry.seq).execution_options(yield_per=2000)
+async def _entries(
+    session: AsyncSession,
+) -> AsyncIterator[tuple[AccessLogEntry, AccessLogRequest | None]]:
+    statement = (
+        select(AccessLogEntry, AccessLogRequest)
+        .outerjoin(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
+        .order_by(AccessLogEntry.seq)
+        .execution_options(yield_per=2000)
     )
-    async for entry in result:
-        yield entry
+    result = await session.stream(statement)
+    async for entry, request in result:
+        yield entry, request
 
 
 async def verify_chain(db: Database, key: bytes) -> tuple[int, ChainProblem | None]:
     """Walk the whole log; return how many entries were checked and the first problem."""
     expected_seq, previous, checked = 1, GENESIS_HASH, 0
+    headers: dict[int, bytes] = {}
     async with db.session() as session:
-        async for entry in _entries(session):
+        async for entry, request in _entries(session):
             if entry.seq != expected_seq:
                 return checked, ChainProblem(expected_seq, "missing (removed or renumbered)")
-            if entry_hash(key, previous, entry) != entry.hash:
+            if request is None:
+                return checked, ChainProblem(entry.seq, "its request record is missing")
+            header = headers.get(request.first_seq)
+            if header is None:
+                headers.clear()  # entries come in order: one request's header at a time
+                header = headers[request.first_seq] = header_bytes(request_tuple(request))
+            if entry_hash(key, previous, header, entry) != entry.hash:
                 return checked, ChainProblem(entry.seq, "changed or out of order")
             previous, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
         head = await session.get(AccessLogHead, HEAD_ID)
@@ -242,9 +279,13 @@ async def verify_chain(db: Database, key: bytes) -> tuple[int, ChainProblem | No
 
 
 async def export_entries(db: Database) -> AsyncIterator[dict[str, Any]]:
-    """Every entry in chain order, as JSON-ready dictionaries (A4 export)."""
+    """Every entry in chain order with its request's columns, JSON-ready (A4 export)."""
     async with db.session() as session:
-        async for entry in _entries(session):
-            values = {c: getattr(entry, c) for c in INSERT_COLUMNS}
-            values["at"] = entry.at.isoformat()
+        async for entry, request in _entries(session):
+            values: dict[str, Any] = {c: getattr(entry, c) for c in ENTRY_COLUMNS}
+            values["hash"] = entry.hash.hex()
+            if request is not None:
+                values |= {c: getattr(request, c) for c in REQUEST_COLUMNS}
+                values["at"] = request.at.isoformat()
+                values["decision_id"] = f"{request.request_id}:{entry.seq - request.first_seq}"
             yield values

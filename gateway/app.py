@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        with suppress(NotImplementedError, RuntimeError):  # no signals on this platform/thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, runtime.reload_policy)
         yield
         await runtime.db.dispose()
 

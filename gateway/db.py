@@ -30,7 +30,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # No pre-ping: it would add a round trip to every loader batch; stale connections are
+        # recycled instead.
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
 

@@ -44,13 +44,12 @@ class Enforcement(SchemaExtension):
         decided = context.fields.get(key) or context.decide_field(key)
         if not decided.recorded:
             return _introspection(_next, root, info, *args, **kwargs)
-        rows = context.access_log.rows
-        rows.append((decided, getattr(root, "id", None)))
+        index = context.access_log.record(decided, getattr(root, "id", None))
         decision = decided.verdict.decision
         if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
         if decision is DENY:
-            raise _refusal(context, decided, context.access_log.decision_id(len(rows) - 1))
+            raise _refusal(context, decided, context.access_log.decision_id(index))
         value = _next(root, info, *args, **kwargs)
         if isawaitable(value):
             return _mask_later(value, decided.type_name, decided.field)

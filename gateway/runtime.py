@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import strawberry
 from starlette.requests import HTTPConnection
@@ -39,6 +40,15 @@ class Runtime:
             access_log=AccessLogWriter(db, settings.chain_key),
         )
 
+    def reload_policy(self) -> None:
+        """Recompile the policy files (SIGHUP); requests already running keep their table."""
+        try:
+            self.policy = compile_policy(self.settings, self.schema)
+        except Exception:  # a broken file must not take the running gateway down
+            logger.exception("policy reload failed; keeping the previous policy")
+            return
+        logger.info("policy reloaded from %s", self.settings.policy_file)
+
     def client_address(self, request: HTTPConnection) -> str | None:
         if self.settings.trust_forwarded_for:
             forwarded = request.headers.get("x-forwarded-for")
@@ -62,7 +72,5 @@ def compile_policy(settings: Settings, schema: strawberry.Schema) -> PolicyTable
 def _compiled(
     model: str, policy: str, digest: str, objects: tuple[tuple[str, str, str], ...]
 ) -> PolicyTable:
-    """Compiling asks Casbin a few thousand questions; a process does it once per policy."""
-    from pathlib import Path
-
+    """Compiling asks Casbin a few hundred questions; a process does it once per policy."""
     return PolicyTable(load_enforcer(Path(model), Path(policy)), objects)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access_log import verify_chain
 from gateway.db import Database
-from gateway.models import AccessLogEntry
+from gateway.models import AccessLogEntry, AccessLogRequest
 from gateway.settings import Settings
 from tests.support import Api, World, errors_at
 
@@ -26,14 +27,24 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def entries_of(db: Database, request_id: str) -> list[AccessLogEntry]:
+async def entries_of(db: Database, request_id: str) -> list[Entry]:
     async with db.session() as session:
-        rows = await session.scalars(
-            select(AccessLogEntry)
-            .where(AccessLogEntry.request_id == request_id)
+        rows = await session.execute(
+            select(AccessLogEntry, AccessLogRequest)
+            .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
+            .where(AccessLogRequest.request_id == request_id)
             .order_by(AccessLogEntry.seq)
         )
-        return list(rows)
+        return [Entry(entry, request) for entry, request in rows]
+
+
+@dataclass
+class Entry:
+    entry: AccessLogEntry
+    request: AccessLogRequest
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.entry if hasattr(self.entry, name) else self.request, name)
 
 
 async def test_each_field_resolution_is_recorded_with_who_what_and_why(
@@ -73,11 +84,8 @@ async def test_denied_field_error_carries_a_decision_id_the_log_holds(
     assert body["data"]["organization"]["name"] == SUNRISE  # the rest is still returned (V2)
     (error,) = errors_at(body, ["organization", "eftAccount"])
     decision_id = error["extensions"]["decisionId"]
-    async with db.session() as session:
-        entry = await session.scalar(
-            select(AccessLogEntry).where(AccessLogEntry.decision_id == decision_id)
-        )
-    assert entry is not None
+    request_id, _, index = decision_id.partition(":")
+    entry = (await entries_of(db, request_id))[int(index)]
     assert (entry.object_type, entry.field, entry.decision) == (
         "Organization",
         "eftAccount",
@@ -106,31 +114,31 @@ async def test_unauthenticated_attempts_are_recorded_too(api: Api, db: Database)
 # ---- tampering ------------------------------------------------------------------------------
 
 
+APPEND_ONLY = ("access_log", "access_log_requests")
+
+
 @asynccontextmanager
 async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
     """A connection with the append-only guard lifted, as someone with schema rights could."""
     async with db.engine.begin() as connection:
-        if db.is_sqlite:
-            await connection.execute(text("DROP TRIGGER access_log_no_update"))
-            await connection.execute(text("DROP TRIGGER access_log_no_delete"))
-        else:
-            await connection.execute(
-                text("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
-            )
+        for table in APPEND_ONLY:
+            if db.is_sqlite:
+                await connection.execute(text(f"DROP TRIGGER {table}_no_update"))
+                await connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
+            else:
+                await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         yield connection
-        if db.is_sqlite:
-            for event in ("UPDATE", "DELETE"):
-                await connection.execute(
-                    text(
-                        f"CREATE TRIGGER access_log_no_{event.lower()} "
-                        f"BEFORE {event} ON access_log "
-                        "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+        for table in APPEND_ONLY:
+            if db.is_sqlite:
+                for event in ("UPDATE", "DELETE"):
+                    await connection.execute(
+                        text(
+                            f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+                            "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+                        )
                     )
-                )
-        else:
-            await connection.execute(
-                text("ALTER TABLE access_log ENABLE TRIGGER access_log_append_only")
-            )
+            else:
+                await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 async def some_entry(db: Database, offset: int = 0) -> dict[str, Any]:
@@ -156,21 +164,35 @@ async def test_intact_log_verifies(api: Api, db: Database, settings: Settings) -
 async def test_verify_finds_a_changed_entry(api: Api, db: Database, settings: Settings) -> None:
     await api.query("{ roles { code } }", as_user="admin")
     victim = await some_entry(db, offset=3)
+    changed = "deny" if victim["decision"] == "allow" else "allow"
+    update = "UPDATE access_log SET decision = :d WHERE seq = :s"
     async with tampering(db) as connection:
-        await connection.execute(
-            text("UPDATE access_log SET decision = 'allow', username = 'someone' WHERE seq = :s"),
-            {"s": victim["seq"]},
-        )
+        await connection.execute(text(update), {"d": changed, "s": victim["seq"]})
     try:
         _, problem = await verify_chain(db, settings.chain_key)
         assert problem is not None and problem.seq == victim["seq"]
         assert "changed" in problem.what
     finally:
         async with tampering(db) as connection:
-            await connection.execute(
-                text("UPDATE access_log SET decision = :d, username = :u WHERE seq = :s"),
-                {"d": victim["decision"], "u": victim["username"], "s": victim["seq"]},
-            )
+            await connection.execute(text(update), {"d": victim["decision"], "s": victim["seq"]})
+    assert (await verify_chain(db, settings.chain_key))[1] is None
+
+
+async def test_verify_finds_a_changed_request_record(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    """Who, when and from where are stored once per request; changing them breaks its entries."""
+    response = await api.post("{ roles { code } }", as_user="admin")
+    (first, *_) = await entries_of(db, response.headers["x-request-id"])
+    update = "UPDATE access_log_requests SET username = :u WHERE first_seq = :s"
+    async with tampering(db) as connection:
+        await connection.execute(text(update), {"u": "someone-else", "s": first.first_seq})
+    try:
+        _, problem = await verify_chain(db, settings.chain_key)
+        assert problem is not None and problem.seq == first.first_seq
+    finally:
+        async with tampering(db) as connection:
+            await connection.execute(text(update), {"u": "admin", "s": first.first_seq})
     assert (await verify_chain(db, settings.chain_key))[1] is None
 
 
@@ -216,11 +238,19 @@ async def test_verify_finds_reordered_entries(api: Api, db: Database, settings: 
     assert (await verify_chain(db, settings.chain_key))[1] is None
 
 
-async def test_database_refuses_to_change_or_delete_entries(db: Database) -> None:
-    for statement in ("UPDATE access_log SET decision = 'allow'", "DELETE FROM access_log"):
-        with pytest.raises(Exception, match="append-only"):
-            async with db.engine.begin() as connection:
-                await connection.execute(text(statement))
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE access_log SET decision = 'allow'",
+        "DELETE FROM access_log",
+        "UPDATE access_log_requests SET username = 'x'",
+        "DELETE FROM access_log_requests",
+    ],
+)
+async def test_database_refuses_to_change_or_delete_entries(db: Database, statement: str) -> None:
+    with pytest.raises(Exception, match="append-only"):
+        async with db.engine.begin() as connection:
+            await connection.execute(text(statement))
 
 
 async def test_request_fails_without_data_when_the_log_cannot_be_written(
@@ -279,3 +309,22 @@ async def test_nobody_else_learns_the_policy(api: Api, world: World, asker: str)
     body = await api.query(EXPLAIN, as_user=asker, variables={"id": decision_id})
     assert body["data"]["accessDecision"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
+
+
+async def test_repeated_executions_share_an_entry_and_are_counted(
+    api: Api, world: World, db: Database
+) -> None:
+    """`Role.code` runs twice per role (an alias); one entry per role read, counting repeats."""
+    response = await api.post(
+        "query($id: ID!) { organization(id: $id) { members { edges { node {"
+        " roles { code again: code } } } } } }",
+        as_user="admin",
+        variables={"id": world.org(SUNRISE)},
+    )
+    edges = response.json()["data"]["organization"]["members"]["edges"]
+    codes = [r["code"] for e in edges for r in e["node"]["roles"]]
+    entries = [
+        e for e in await entries_of(db, response.headers["x-request-id"]) if e.field == "code"
+    ]
+    assert sorted(e.object_id for e in entries) == sorted(set(codes))
+    assert sum(e.executions for e in entries) == 2 * len(codes)

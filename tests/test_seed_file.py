@@ -132,24 +132,40 @@ async def test_spec_example_loads_every_key(
 ) -> None:
     summary = await seed_file(db_settings, write(tmp_path, SPEC_EXAMPLE))
 
-    assert summary == ("loaded 2 organizations, 1 provider, 3 users, 2 memberships, "
-                       "1 agency grant, 1 payer role")
+    assert summary == (
+        "loaded 2 organizations, 1 provider, 3 users, 2 memberships, 1 agency grant, 1 payer role"
+    )
     org = await session.scalar(select(Organization).where(Organization.provider_id == "P-0001"))
     assert org is not None
     assert (org.name, org.kind, org.npi, org.status) == (
-        "Example Family Practice", "GROUP_PRACTICE", "1234567893", "ACTIVE")
+        "Example Family Practice",
+        "GROUP_PRACTICE",
+        "1234567893",
+        "ACTIVE",
+    )
     assert (org.address_line1, org.address_city, org.address_state, org.address_zip) == (
-        "1 Main St", "Phoenix", "AZ", "85001")
-    assert list(await session.scalars(select(TaxId.tin).where(TaxId.organization_id == org.id))) \
-        == ["123456789"]
+        "1 Main St",
+        "Phoenix",
+        "AZ",
+        "85001",
+    )
+    assert list(
+        await session.scalars(select(TaxId.tin).where(TaxId.organization_id == org.id))
+    ) == ["123456789"]
     eft = await session.get(EftAccount, org.id)
     assert eft is not None
     assert (eft.bank_name, eft.routing_number, eft.account_number) == (
-        "First Bank", "011000015", "000123456789")
+        "First Bank",
+        "011000015",
+        "000123456789",
+    )
     provider = await session.scalar(select(Provider).where(Provider.organization_id == org.id))
     assert provider is not None
     assert (provider.npi, provider.name, provider.specialty) == (
-        "1987654321", "Dr. Example One", "Family Medicine")
+        "1987654321",
+        "Dr. Example One",
+        "Family Medicine",
+    )
 
 
 async def test_spec_example_users_memberships_and_grants_land(
@@ -160,7 +176,10 @@ async def test_spec_example_users_memberships_and_grants_land(
     jdoe = await session.scalar(select(User).where(User.username == "jdoe"))
     assert jdoe is not None
     assert (jdoe.email_normalized, jdoe.phone, jdoe.status) == (
-        "jdoe@example.org", "+1 602 555 0100", "ACTIVE")
+        "jdoe@example.org",
+        "+1 602 555 0100",
+        "ACTIVE",
+    )
     assert jdoe.password_hash is not None and jdoe.password_hash.startswith("$argon2")
     assert "a long passphrase" not in jdoe.password_hash
     assert PasswordHasher().verify(jdoe.password_hash, "a long passphrase")
@@ -168,8 +187,7 @@ async def test_spec_example_users_memberships_and_grants_land(
     membership = await session.scalar(select(Membership).where(Membership.user_id == jdoe.id))
     assert membership is not None
     assert (membership.status, membership.employment) == ("ACTIVE", "EMPLOYEE")
-    assert list(await session.scalars(select(MembershipRole.role))) \
-        .count("ACCOUNT_ADMIN") == 1
+    assert list(await session.scalars(select(MembershipRole.role))).count("ACCOUNT_ADMIN") == 1
     assert list(await session.scalars(select(MembershipEtool.etool))) == ["ONLINE_SERVICES"]
     assert await count(session, ProviderAssignment) == 1
     grant = await session.scalar(select(AgencyGrant))
@@ -183,11 +201,16 @@ async def test_spec_example_users_memberships_and_grants_land(
 async def test_bad_role_names_key_path_and_loads_nothing(
     db_settings: Settings, tmp_path: Path, session: AsyncSession
 ) -> None:
-    message = await rejection(db_settings, tmp_path, BASE + """\
+    message = await rejection(
+        db_settings,
+        tmp_path,
+        BASE
+        + """\
 memberships:
   - {user: jdoe, organization: Example Family Practice, employment: EMPLOYEE, roles: [STAFF]}
   - {user: jdoe, organization: Other Practice, employment: EMPLOYEE, roles: [ADMIN]}
-""")
+""",
+    )
 
     assert "memberships[1].roles[0]: unknown role 'ADMIN'" in message
     assert await count(session, Organization) == 0
@@ -195,7 +218,9 @@ memberships:
 
 
 async def test_failure_while_inserting_rolls_back_everything(
-    db_settings: Settings, tmp_path: Path, session: AsyncSession,
+    db_settings: Settings,
+    tmp_path: Path,
+    session: AsyncSession,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def fail(*_args: object) -> list[dict[str, Any]]:
@@ -210,21 +235,29 @@ async def test_failure_while_inserting_rolls_back_everything(
 
 
 async def test_yaml_syntax_error_names_the_line(db_settings: Settings, tmp_path: Path) -> None:
-    message = await rejection(db_settings, tmp_path, """\
+    message = await rejection(
+        db_settings,
+        tmp_path,
+        """\
 users:
   - username: jdoe
    email: jdoe@example.org
-""")
+""",
+    )
 
     assert "YAML syntax error at line 3" in message
 
 
 async def test_key_given_twice_names_the_line(db_settings: Settings, tmp_path: Path) -> None:
-    message = await rejection(db_settings, tmp_path, """\
+    message = await rejection(
+        db_settings,
+        tmp_path,
+        """\
 users:
   - username: jdoe
     username: jane
-""")
+""",
+    )
 
     assert "line 3" in message and "'username' twice" in message
 
@@ -236,46 +269,61 @@ users:
             "memberships:\n  - {user: jdoe, organization: Example Family Practice, "
             "employment: EMPLOYEE, roles: [STAFF], providers: ['1999999999']}\n",
             "memberships[0].providers[0]: no provider with NPI '1999999999' in "
-            "'Example Family Practice'", id="unknown-npi"),
+            "'Example Family Practice'",
+            id="unknown-npi",
+        ),
         pytest.param(
             "memberships:\n  - {user: jdoe, organization: Example Family Practice, "
             "employment: EMPLOYEE, roles: [STAFF], providers: ['1555555555']}\n",
             "memberships[0].providers[0]: no provider with NPI '1555555555' in "
-            "'Example Family Practice'", id="npi-of-another-org"),
+            "'Example Family Practice'",
+            id="npi-of-another-org",
+        ),
         pytest.param(
             "  - {username: jane, email: JDoe@Example.org, name: Jane, password: passphrase}\n",
             "users[1].email: email 'jdoe@example.org' is already given at users[0].email",
-            id="email-differing-only-by-case"),
+            id="email-differing-only-by-case",
+        ),
         pytest.param(
             "agencyGrants:\n  - {organization: Example Family Practice, agency: Other Practice, "
             "status: ACTIVE}\n",
             "agencyGrants[0].agency: 'Other Practice' is GROUP_PRACTICE, not a BILLING_AGENCY",
-            id="agency-not-billing-agency"),
+            id="agency-not-billing-agency",
+        ),
         pytest.param(
             "memberships:\n  - {user: nobody, organization: Nowhere, employment: EMPLOYEE}\n",
-            "memberships[0].user: unknown user 'nobody'", id="unknown-user"),
+            "memberships[0].user: unknown user 'nobody'",
+            id="unknown-user",
+        ),
         pytest.param(
             "payerRoles:\n  - {user: jdoe, role: STAFF}\n",
-            "payerRoles[0].role: role 'STAFF' is not allowed here", id="org-role-as-payer-role"),
+            "payerRoles[0].role: role 'STAFF' is not allowed here",
+            id="org-role-as-payer-role",
+        ),
         pytest.param(
             "memberships:\n  - {user: jdoe, organization: Other Practice, "
             "employment: THIRD_PARTY, roles: [OFFICE_MANAGER]}\n",
             "memberships[0].roles[0]: OFFICE_MANAGER may only be held by an EMPLOYEE",
-            id="third-party-manager"),
+            id="third-party-manager",
+        ),
         pytest.param(
             "memberships:\n  - {user: jdoe, organization: Other Practice, "
             "employment: EMPLOYEE, roles: [FINANCIAL_MANAGER, STAFF]}\n",
             "memberships[0].roles: FINANCIAL_MANAGER needs a dedicated membership",
-            id="financial-manager-not-dedicated"),
+            id="financial-manager-not-dedicated",
+        ),
         pytest.param(
             "memberships:\n  - {user: jdoe, organization: Other Practice, "
             "employment: EMPLOYEE, roles: [STAFF], etools: [CHIROPRACTIC_AUTH]}\n",
             "memberships[0].etools[0]: eTool CHIROPRACTIC_AUTH is only for CHIROPRACTIC",
-            id="chiropractic-tool-elsewhere"),
+            id="chiropractic-tool-elsewhere",
+        ),
         pytest.param(
             "memberships:\n  - {user: jdoe, organization: Other Practice, "
             "employment: EMPLOYEE, roles: [STAFF], colour: red}\n",
-            "memberships[0].colour: unknown key", id="unknown-key"),
+            "memberships[0].colour: unknown key",
+            id="unknown-key",
+        ),
     ],
 )
 async def test_bad_reference_or_rule_is_rejected_with_its_key_path(
@@ -290,12 +338,21 @@ async def test_bad_reference_or_rule_is_rejected_with_its_key_path(
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ('taxIds: ["123456789"]', 'taxIds: ["12345678"]',
-         "organizations[0].taxIds[0]: a TIN must be exactly 9 digits"),
-        ('taxIds: ["123456789"]', "taxIds: [123456789]",
-         "organizations[0].taxIds[0]: expected a string, got a number"),
-        ("kind: GROUP_PRACTICE\n    providerId: P-0001", "kind: CLINIC\n    providerId: P-0001",
-         "organizations[0].kind: unknown organization kind 'CLINIC'"),
+        (
+            'taxIds: ["123456789"]',
+            'taxIds: ["12345678"]',
+            "organizations[0].taxIds[0]: a TIN must be exactly 9 digits",
+        ),
+        (
+            'taxIds: ["123456789"]',
+            "taxIds: [123456789]",
+            "organizations[0].taxIds[0]: expected a string, got a number",
+        ),
+        (
+            "kind: GROUP_PRACTICE\n    providerId: P-0001",
+            "kind: CLINIC\n    providerId: P-0001",
+            "organizations[0].kind: unknown organization kind 'CLINIC'",
+        ),
         ("providerId: P-0001", "providerId: P-0002", "organizations[1].providerId: providerId"),
     ],
 )
@@ -309,9 +366,17 @@ async def test_bad_value_is_rejected_with_its_key_path(
 async def test_plus_tag_address_is_distinct_from_plain_address(
     db_settings: Settings, tmp_path: Path, session: AsyncSession
 ) -> None:
-    await seed_file(db_settings, write(tmp_path, BASE + (
-        "  - {username: jdoe2, email: jdoe+billing@example.org, name: Jane Doe, "
-        "password: another passphrase}\n")))
+    await seed_file(
+        db_settings,
+        write(
+            tmp_path,
+            BASE
+            + (
+                "  - {username: jdoe2, email: jdoe+billing@example.org, name: Jane Doe, "
+                "password: another passphrase}\n"
+            ),
+        ),
+    )
 
     emails = set(await session.scalars(select(User.email_normalized)))
     assert emails == {"jdoe@example.org", "jdoe+billing@example.org"}
@@ -323,8 +388,11 @@ async def test_loading_twice_names_what_already_exists(
     path = write(tmp_path, BASE)
     await seed_file(db_settings, path)
 
-    with pytest.raises(SeedError, match=r"organizations\[0\]\.name: 'Example Family Practice' "
-                                        r"already exists in the database"):
+    with pytest.raises(
+        SeedError,
+        match=r"organizations\[0\]\.name: 'Example Family Practice' "
+        r"already exists in the database",
+    ):
         await seed_file(db_settings, path)
     assert await count(session, Organization) == 2
 
@@ -355,23 +423,32 @@ async def test_demo_world_gives_each_documented_user_their_role(
 
     assert DEMO_PASSWORD in summary
     held = await held_roles(session)
-    sunrise, chiro, summit = "Sunrise Family Practice", "Desert Spine Chiropractic", \
-        "Summit Billing LLC"
+    sunrise, chiro, summit = (
+        "Sunrise Family Practice",
+        "Desert Spine Chiropractic",
+        "Summit Billing LLC",
+    )
     expected = {
-        ("admin", sunrise): "ACCOUNT_ADMIN", ("office", sunrise): "OFFICE_MANAGER",
-        ("finance", sunrise): "FINANCIAL_MANAGER", ("drsmith", sunrise): "PROVIDER",
-        ("nurse", sunrise): "CLINICAL_STAFF", ("frontdesk", sunrise): "STAFF",
-        ("chiroadmin", chiro): "ACCOUNT_ADMIN", ("agencyadmin", summit): "AGENCY_ADMIN",
-        ("biller", summit): "AGENCY_USER", ("auditor", "*"): "PAYER_AUDITOR",
-        ("helpdesk", "*"): "PAYER_SUPPORT", ("secofficer", "*"): "SECURITY_OFFICER",
+        ("admin", sunrise): "ACCOUNT_ADMIN",
+        ("office", sunrise): "OFFICE_MANAGER",
+        ("finance", sunrise): "FINANCIAL_MANAGER",
+        ("drsmith", sunrise): "PROVIDER",
+        ("nurse", sunrise): "CLINICAL_STAFF",
+        ("frontdesk", sunrise): "STAFF",
+        ("chiroadmin", chiro): "ACCOUNT_ADMIN",
+        ("agencyadmin", summit): "AGENCY_ADMIN",
+        ("biller", summit): "AGENCY_USER",
+        ("auditor", "*"): "PAYER_AUDITOR",
+        ("helpdesk", "*"): "PAYER_SUPPORT",
+        ("secofficer", "*"): "SECURITY_OFFICER",
     }
     for key, role in expected.items():
         assert held.get(key) == {role}, key
     assert {role for roles in held.values() for role in roles} == set(RoleCode)
-    assert {r for (_, org), roles in held.items() if org == "*" for r in roles} \
-        == HEALTH_PLAN_ROLES
-    assert {r for (_, org), roles in held.items() if org != "*" for r in roles} \
-        == ORGANIZATION_ROLES
+    assert {r for (_, org), roles in held.items() if org == "*" for r in roles} == HEALTH_PLAN_ROLES
+    assert {
+        r for (_, org), roles in held.items() if org != "*" for r in roles
+    } == ORGANIZATION_ROLES
     assert set(await session.scalars(select(User.status))) == {"ACTIVE"}
     admin_hash = await session.scalar(select(User.password_hash).where(User.username == "admin"))
     assert admin_hash is not None and PasswordHasher().verify(admin_hash, DEMO_PASSWORD)
@@ -386,22 +463,28 @@ async def test_demo_world_has_the_required_organizations(
     assert sum(kind != "BILLING_AGENCY" for kind in kinds.values()) >= 3
     assert "CHIROPRACTIC" in kinds.values()
     assert list(kinds.values()).count("BILLING_AGENCY") == 1
-    grants = (await session.execute(select(AgencyGrant.status, AgencyGrant.organization_id)
-                                    .where(AgencyGrant.status.in_(["ACTIVE", "REVOKED"])))).all()
+    grants = (
+        await session.execute(
+            select(AgencyGrant.status, AgencyGrant.organization_id).where(
+                AgencyGrant.status.in_(["ACTIVE", "REVOKED"])
+            )
+        )
+    ).all()
     assert sorted(status for status, _ in grants) == ["ACTIVE", "REVOKED"]
     assert len({org for _, org in grants}) == 2
     active = await session.scalar(select(AgencyGrant.id).where(AgencyGrant.status == "ACTIVE"))
     assert await session.scalar(select(func.count()).where(AgencyGrantStaff.grant_id == active))
-    assert await session.scalar(
-        select(func.count()).where(AgencyGrantProvider.grant_id == active)
-    )
+    assert await session.scalar(select(func.count()).where(AgencyGrantProvider.grant_id == active))
     for model in (TaxId, EftAccount, Provider):
         assert await count(session, model) >= 3
-    chiro_tool_orgs = set(await session.scalars(
-        select(Organization.kind).join(Membership, Membership.organization_id == Organization.id)
-        .join(MembershipEtool, MembershipEtool.membership_id == Membership.id)
-        .where(MembershipEtool.etool == "CHIROPRACTIC_AUTH")
-    ))
+    chiro_tool_orgs = set(
+        await session.scalars(
+            select(Organization.kind)
+            .join(Membership, Membership.organization_id == Organization.id)
+            .join(MembershipEtool, MembershipEtool.membership_id == Membership.id)
+            .where(MembershipEtool.etool == "CHIROPRACTIC_AUTH")
+        )
+    )
     assert chiro_tool_orgs == {"CHIROPRACTIC"}
 
 
@@ -410,28 +493,46 @@ async def test_demo_world_has_big_org_shared_user_and_admin_counts(
 ) -> None:
     await seed_demo(db_settings)
 
-    active_members = list(await session.scalars(
-        select(func.count()).select_from(Membership).where(Membership.status == "ACTIVE")
-        .group_by(Membership.organization_id)
-    ))
+    active_members = list(
+        await session.scalars(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.status == "ACTIVE")
+            .group_by(Membership.organization_id)
+        )
+    )
     assert max(active_members) >= 200
-    orgs_per_user = dict((await session.execute(
-        select(User.username, func.count()).join(Membership, Membership.user_id == User.id)
-        .group_by(User.username)
-    )).all())
+    orgs_per_user = dict(
+        (
+            await session.execute(
+                select(User.username, func.count())
+                .join(Membership, Membership.user_id == User.id)
+                .group_by(User.username)
+            )
+        ).all()
+    )
     assert orgs_per_user["admin"] == 2
-    admins_per_org = list(await session.scalars(
-        select(func.count()).select_from(MembershipRole)
-        .join(Membership, Membership.id == MembershipRole.membership_id)
-        .where(MembershipRole.role == "ACCOUNT_ADMIN", Membership.status == "ACTIVE")
-        .group_by(Membership.organization_id)
-    ))
+    admins_per_org = list(
+        await session.scalars(
+            select(func.count())
+            .select_from(MembershipRole)
+            .join(Membership, Membership.id == MembershipRole.membership_id)
+            .where(MembershipRole.role == "ACCOUNT_ADMIN", Membership.status == "ACTIVE")
+            .group_by(Membership.organization_id)
+        )
+    )
     assert 1 in admins_per_org and 2 in admins_per_org
-    frontdesk = select(Membership.id).join(User, User.id == Membership.user_id) \
+    frontdesk = (
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
         .where(User.username == "frontdesk")
-    assert await session.scalar(
-        select(func.count()).where(ProviderAssignment.membership_id.in_(frontdesk))
-    ) == 1
+    )
+    assert (
+        await session.scalar(
+            select(func.count()).where(ProviderAssignment.membership_id.in_(frontdesk))
+        )
+        == 1
+    )
 
 
 async def test_demo_is_seeded_only_into_an_empty_database(

@@ -1,6 +1,6 @@
 """The tables of SPEC section 2, in SQLAlchemy 2 declarative form."""
 
-from gateway.models.access_log import AccessLogEntry, AccessLogHead
+from gateway.models.access_log import AccessLogEntry, AccessLogHead, AccessLogRequest
 from gateway.models.accounts import (
     Membership,
     MembershipEtool,
@@ -16,6 +16,7 @@ from gateway.models.organizations import EftAccount, Organization, Provider, Tax
 __all__ = [
     "AccessLogEntry",
     "AccessLogHead",
+    "AccessLogRequest",
     "AgencyGrant",
     "AgencyGrantProvider",
     "AgencyGrantStaff",

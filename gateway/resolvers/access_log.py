@@ -6,23 +6,33 @@ from sqlalchemy import ColumnElement, select, true
 
 from gateway.context import Context
 from gateway.errors import NotFound
-from gateway.models import AccessLogEntry
+from gateway.models import AccessLogEntry, AccessLogRequest
 
 
 def _explainable(context: Context) -> ColumnElement[bool]:
-    """The security officer sees every entry; others only their organizations' (A4, V2)."""
+    """The security officer sees every entry; admins only their organizations' (A4, V2)."""
     if context.decide_root("AccessDecision", "rule").allowed:
         return true()
     return AccessLogEntry.organization_id.in_(context.orgs_allowing("AccessDecision", "rule"))
 
 
-async def decision(context: Context, decision_id: str) -> AccessLogEntry:
-    async with context.db.session() as session:
-        entry = await session.scalar(
-            select(AccessLogEntry).where(
-                AccessLogEntry.decision_id == decision_id, _explainable(context)
-            )
-        )
-    if entry is None:
+async def decision(context: Context, decision_id: str) -> tuple[AccessLogEntry, AccessLogRequest]:
+    """The entry a ``decisionId`` names: its request's ``first_seq`` plus its index."""
+    request_id, _, index = decision_id.partition(":")
+    if not index.isdigit():
         raise NotFound("Decision not found")
-    return entry
+    async with context.db.session() as session:
+        row = (
+            await session.execute(
+                select(AccessLogEntry, AccessLogRequest)
+                .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
+                .where(
+                    AccessLogRequest.request_id == request_id,
+                    AccessLogEntry.seq == AccessLogRequest.first_seq + int(index),
+                    _explainable(context),
+                )
+            )
+        ).one_or_none()
+    if row is None:
+        raise NotFound("Decision not found")
+    return row[0], row[1]

@@ -25,12 +25,14 @@ class AccessDecision:
     node_scope: strawberry.Private[NodeScope]
 
     @classmethod
-    def from_row(cls, row: models.AccessLogEntry) -> AccessDecision:
+    def from_row(
+        cls, row: models.AccessLogEntry, request: models.AccessLogRequest
+    ) -> AccessDecision:
         org = row.organization_id
         return cls(
-            decision_id=row.decision_id,
-            at=row.at,
-            username=row.username,
+            decision_id=f"{request.request_id}:{row.seq - request.first_seq}",
+            at=request.at,
+            username=request.username,
             organization_id=None if org is None else strawberry.ID(str(org)),
             object_type=row.object_type,
             object_id=row.object_id,

@@ -15,6 +15,7 @@ OrganizationKindEnum = strawberry.enum(OrganizationKind, name="OrganizationKind"
 
 @strawberry.type
 class Role:
+    id: strawberry.Private[str]  # the code: what the access log names as the object read
     code: RoleCode
     name: str
     description: str
@@ -24,6 +25,7 @@ class Role:
 
 @strawberry.type(name="ETool")
 class ETool:
+    id: strawberry.Private[str]  # the code: what the access log names as the object read
     code: EToolCode
     name: str
     description: str
@@ -34,6 +36,7 @@ class ETool:
 
 ROLES = {
     info.code.value: Role(
+        id=info.code.value,
         code=info.code,
         name=info.name,
         description=info.description,
@@ -44,6 +47,7 @@ ROLES = {
 }
 ETOOLS = {
     info.code.value: ETool(
+        id=info.code.value,
         code=info.code,
         name=info.name,
         description=info.description,

@@ -51,7 +51,7 @@ class Query:
 
     @strawberry.field(description="V2: why a decision was made (admins: their organizations)")
     async def access_decision(self, info: Info, decision_id: str) -> AccessDecision | None:
-        return AccessDecision.from_row(await resolve_log.decision(info.context, decision_id))
+        return AccessDecision.from_row(*await resolve_log.decision(info.context, decision_id))
 
     @strawberry.field(description="Registered billing agencies an organization may invite")
     async def billing_agencies(
