@@ -35,9 +35,10 @@ REQUEST_COLUMNS = (
     "first_seq", "entry_count", "request_id", "at", "user_id", "username", "operation",
     "client_address",
 )  # fmt: skip
+# The entry's columns; those from "organization_id" to "rule" come from its FieldDecision.
 ENTRY_COLUMNS = (
-    "seq", "request_seq", "organization_id", "object_type", "object_id", "field", "action",
-    "decision", "rule", "executions", "hash",
+    "seq", "request_seq", "object_id", "executions", "organization_id", "object_type", "field",
+    "action", "decision", "rule", "hash",
 )  # fmt: skip
 SQLITE_INSERT_ENTRIES = (  # built from the constant column names above
     f"INSERT INTO access_log ({', '.join(ENTRY_COLUMNS)}) "  # noqa: S608
@@ -55,6 +56,7 @@ class FieldDecision:
     organization_id: int | None
     recorded: bool = True  # schema introspection is not data and is not logged
     tail: bytes = b""  # this decision's share of each entry's hashed bytes
+    columns: tuple[Any, ...] = ()  # this decision's entry columns, in ENTRY_COLUMNS order
 
     @classmethod
     def of(
@@ -64,7 +66,10 @@ class FieldDecision:
         tail = tail_bytes(
             organization_id, type_name, field_name, verdict.action, decision, verdict.rule
         )
-        return cls(verdict, type_name, field_name, organization_id, True, tail)
+        columns = (
+            organization_id, type_name, field_name, verdict.action, decision, verdict.rule
+        )  # fmt: skip
+        return cls(verdict, type_name, field_name, organization_id, True, tail, columns)
 
 
 def tail_bytes(
@@ -145,18 +150,22 @@ class AccessLogBuffer:
     ) -> list[tuple[Any, ...]]:
         """The entries, in ``ENTRY_COLUMNS`` order, each hashed onto the one before."""
         header, first_seq = header_bytes(request), request[0]
-        digest, records = previous, []
+        digest, records, hmac_digest = previous, [], hmac.digest
         for seq, (decided, object_id), executions in zip(
             range(first_seq, first_seq + len(self.rows)), self.rows, self.executions, strict=True
         ):
-            body = entry_bytes(seq, executions, object_id, decided.tail)
-            digest = chain_hash(key, digest, header, body)
-            verdict = decided.verdict
-            records.append((
-                seq, first_seq, decided.organization_id, decided.type_name, object_id,
-                decided.field, verdict.action, DECISION_NAMES[verdict.decision], verdict.rule,
-                executions, digest,
-            ))  # fmt: skip
+            # chain_hash(entry_bytes(...)) written out: this loop runs once per entry.
+            oid = object_id.encode() if object_id else b""
+            message = b"%b%b%d\x1f%d\x1f%b\x1f%b" % (
+                digest,
+                header,
+                seq,
+                executions,
+                oid,
+                decided.tail,
+            )
+            digest = hmac_digest(key, message, "sha256")
+            records.append((seq, first_seq, object_id, executions, *decided.columns, digest))
         return records
 
 

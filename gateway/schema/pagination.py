@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import strawberry
 
+from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.pagination import PageRequest, encode_cursor
 
 NodeT = TypeVar("NodeT")
 
 
+class Structure:
+    """Connections, edges and page info are structure, not data about anyone: they carry no
+    organization scope or object id (class attributes, so the enforcement point's look-ups of
+    them are plain attribute reads)."""
+
+    node_scope: ClassVar[NodeScope] = ROOT_SCOPE
+    id: ClassVar[None] = None
+
+
 @strawberry.type
-class PageInfo:
+class PageInfo(Structure):
     has_next_page: bool
     end_cursor: str | None
 
 
 @strawberry.type
-class Edge(Generic[NodeT]):
+class Edge(Structure, Generic[NodeT]):
     cursor: str
     node: NodeT
 
 
 @strawberry.type
-class Connection(Generic[NodeT]):
+class Connection(Structure, Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo
     total_count: int | None = None
