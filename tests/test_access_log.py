@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access_log import verify_chain
+from gateway.cli import main
 from gateway.db import Database
 from gateway.models import AccessLogEntry, AccessLogRequest
-from gateway.settings import Settings
+from gateway.settings import Settings, get_settings
 from tests.support import Api, World, errors_at
 
 SUNRISE = "Sunrise Family Practice"
@@ -328,3 +330,29 @@ async def test_repeated_executions_share_an_entry_and_are_counted(
     ]
     assert sorted(e.object_id for e in entries) == sorted(set(codes))
     assert sum(e.executions for e in entries) == 2 * len(codes)
+
+
+async def test_audit_verify_command_fails_and_names_the_entry(
+    api: Api,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    victim = await some_entry(db, offset=1)
+    update = "UPDATE access_log SET object_id = :o WHERE seq = :s"
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GATEWAY_AUDIT_KEY", "test-audit-key")
+    get_settings.cache_clear()
+    async with tampering(db) as connection:
+        await connection.execute(text(update), {"o": "999999", "s": victim["seq"]})
+    try:
+        failed = await asyncio.to_thread(main, ["audit", "verify"])
+    finally:
+        async with tampering(db) as connection:
+            await connection.execute(text(update), {"o": victim["object_id"], "s": victim["seq"]})
+        get_settings.cache_clear()
+    assert failed == 1
+    assert f"access log entry {victim['seq']}: changed" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["audit", "verify"]) == 0

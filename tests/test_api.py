@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
+from sqlalchemy import insert, update
 
+from gateway.app import create_app
+from gateway.db import Database
 from gateway.identity import mint_token
-from tests.support import Api, World
+from gateway.models import Membership, MembershipRole, User
+from gateway.settings import Environment, Settings
+from tests.support import JSON, Api, World
 
 SUNRISE, CANYON, DESERT = "Sunrise Family Practice", "Canyon Dental", "Desert Spine Chiropractic"
 ORG_NAME = "query($id: ID!) { organization(id: $id) { id name } }"
 
 
-async def _org_answer(api: Api, caller: str, org_id: str) -> object:
+async def _org_answer(api: Api, caller: str, org_id: str) -> tuple[JSON, list[tuple[str, JSON]]]:
     body = await api.query(ORG_NAME, as_user=caller, variables={"id": org_id})
-    return body["data"], [(e["message"], e["extensions"]) for e in body["errors"]]
+    return body["data"], [(e["message"], e["extensions"]) for e in body.get("errors", [])]
 
 
 @pytest.mark.parametrize(
@@ -208,3 +214,74 @@ async def test_health_readiness_and_metrics(api: Api) -> None:
 async def test_graphiql_is_served_in_development(api: Api) -> None:
     response = await api.client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+async def test_removal_takes_effect_on_the_next_request(
+    api: Api, world: World, settings: Settings
+) -> None:
+    """R8, and roles from the database on every request: the same token stops working."""
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            user_id = (
+                await session.execute(
+                    insert(User).returning(User.id),
+                    [
+                        {
+                            "username": "temp",
+                            "email": "temp@canyon.example.org",
+                            "email_normalized": "temp@canyon.example.org",
+                            "name": "Tem Porary",
+                            "status": "ACTIVE",
+                        }
+                    ],
+                )
+            ).scalar_one()
+            membership_id = (
+                await session.execute(
+                    insert(Membership).returning(Membership.id),
+                    [
+                        {
+                            "user_id": user_id,
+                            "organization_id": world.orgs[CANYON],
+                            "status": "ACTIVE",
+                            "employment": "EMPLOYEE",
+                        }
+                    ],
+                )
+            ).scalar_one()
+            await session.execute(
+                insert(MembershipRole), [{"membership_id": membership_id, "role": "STAFF"}]
+            )
+        assert (await _org_answer(api, "temp", world.org(CANYON)))[0] == {
+            "organization": {"id": world.org(CANYON), "name": CANYON}
+        }
+        async with db.transaction() as session:
+            await session.execute(
+                update(Membership).where(Membership.id == membership_id).values(status="REMOVED")
+            )
+        data, errors = await _org_answer(api, "temp", world.org(CANYON))
+        assert data == {"organization": None}
+        assert errors == [("Organization not found", {"code": "NOT_FOUND"})]
+    finally:
+        await db.dispose()
+
+
+async def test_production_hides_graphiql_and_introspection_from_anonymous(
+    settings: Settings, world: World
+) -> None:
+    production = settings.model_copy(
+        update={"env": Environment.PRODUCTION, "jwt_secret": "a-production-secret-0123456789"}
+    )
+    app = create_app(production)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://prod.test") as client:
+            ide = await client.get("/graphql", headers={"Accept": "text/html"})
+            schema = await client.post(
+                "/graphql", json={"query": "{ __schema { types { name } } }"}
+            )
+    finally:
+        await app.state.runtime.db.dispose()
+    assert ide.status_code == 404
+    assert schema.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -69,4 +69,3 @@ async def test_two_gateways_appending_at_once_keep_one_unbroken_chain(
     finally:
         await db.dispose()
     assert problem is None and checked > 0
-
