@@ -32,8 +32,8 @@ HEAD_ID = 1
 DECISION_NAMES = {Decision.ALLOW: "allow", Decision.MASK: "allow", Decision.DENY: "deny"}
 
 REQUEST_COLUMNS = (
-    "first_seq", "entry_count", "request_id", "at", "user_id", "username", "operation",
-    "client_address",
+    "first_seq", "entry_count", "request_id", "first_index", "at", "user_id", "username",
+    "operation", "client_address",
 )  # fmt: skip
 # The entry's columns; those from "organization_id" to "rule" come from its FieldDecision.
 ENTRY_COLUMNS = (
@@ -105,7 +105,13 @@ def chain_hash(key: bytes, previous: bytes, header: bytes, entry: bytes) -> byte
 
 @dataclass(slots=True)
 class AccessLogBuffer:
-    """What one request did, kept in memory until the request's single append."""
+    """What one request did, kept in memory until it is appended.
+
+    A read request is appended once, before its response. A mutation appends what was
+    recorded so far inside its own transaction (so the change and its record commit together)
+    and the rest at the end; ``flushed`` counts the entries already written, so decision ids
+    (request id and entry index) stay unique across the request's batches.
+    """
 
     request_id: str
     at: datetime
@@ -117,6 +123,7 @@ class AccessLogBuffer:
     rows: list[tuple[FieldDecision, str | None]] = field(default_factory=list)
     executions: list[int] = field(default_factory=list)
     _index: dict[tuple[FieldDecision, str | None], int] = field(default_factory=dict)
+    flushed: int = 0
 
     def record(self, decided: FieldDecision, object_id: str | None) -> int:
         """Count one resolver execution; return its entry's index in this request."""
@@ -128,9 +135,11 @@ class AccessLogBuffer:
             self.executions.append(1)
         else:
             self.executions[index] += 1
-        return index
+        return self.flushed + index
 
-    def clear(self) -> None:
+    def mark_written(self) -> None:
+        """The buffered entries are durable: start the request's next batch."""
+        self.flushed += len(self.rows)
         self.rows.clear()
         self.executions.clear()
         self._index.clear()
@@ -141,8 +150,8 @@ class AccessLogBuffer:
     def request_row(self, first_seq: int) -> tuple[Any, ...]:
         """The request's own row, in ``REQUEST_COLUMNS`` order."""
         return (
-            first_seq, len(self.rows), self.request_id, self.at, self.user_id, self.username,
-            self.operation, self.client_address,
+            first_seq, len(self.rows), self.request_id, self.flushed, self.at, self.user_id,
+            self.username, self.operation, self.client_address,
         )  # fmt: skip
 
     def chained(
@@ -192,17 +201,20 @@ class AccessLogWriter:
         # Serializes this process's appends; PostgreSQL's row lock covers other processes.
         self._lock = asyncio.Lock()
 
-    async def append(self, buffer: AccessLogBuffer, session: AsyncSession | None = None) -> None:
+    async def append(self, buffer: AccessLogBuffer) -> None:
         """Write the buffer durably; raises if it cannot (the caller fails the request)."""
         if not buffer.rows:
             return
-        async with self._lock:
-            if session is not None:
+        async with self._lock, self._db.transaction() as session:
+            await self._append_in(session, buffer)
+        buffer.mark_written()
+
+    async def append_within(self, session: AsyncSession, buffer: AccessLogBuffer) -> None:
+        """Write the buffer in the caller's transaction; after it commits the caller calls
+        ``buffer.mark_written()`` (if it rolls back, the entries are still buffered)."""
+        if buffer.rows:
+            async with self._lock:
                 await self._append_in(session, buffer)
-            else:
-                async with self._db.transaction() as own:
-                    await self._append_in(own, buffer)
-        buffer.clear()
 
     async def _append_in(self, session: AsyncSession, buffer: AccessLogBuffer) -> None:
         # Writing the head first takes the chain's lock before reading it: a row lock on
@@ -296,5 +308,6 @@ async def export_entries(db: Database) -> AsyncIterator[dict[str, Any]]:
             if request is not None:
                 values |= {c: getattr(request, c) for c in REQUEST_COLUMNS}
                 values["at"] = request.at.isoformat()
-                values["decision_id"] = f"{request.request_id}:{entry.seq - request.first_seq}"
+                index = request.first_index + entry.seq - request.first_seq
+                values["decision_id"] = f"{request.request_id}:{index}"
             yield values

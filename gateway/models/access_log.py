@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.models.base import Base, UTCDateTime
@@ -20,13 +28,16 @@ from gateway.models.base import Base, UTCDateTime
 class AccessLogRequest(Base):
     __tablename__ = "access_log_requests"
     __table_args__ = (
+        UniqueConstraint("request_id", "first_index"),
         Index("ix_access_log_requests_user_at", "user_id", "at"),
         Index("ix_access_log_requests_at", "at"),
     )
 
     first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry_count: Mapped[int] = mapped_column(Integer)
-    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    # A mutation's request is written in batches; entry indexes run on across them.
+    first_index: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(Integer)
     username: Mapped[str | None] = mapped_column(String(64))

@@ -17,18 +17,22 @@ def _explainable(context: Context) -> ColumnElement[bool]:
 
 
 async def decision(context: Context, decision_id: str) -> tuple[AccessLogEntry, AccessLogRequest]:
-    """The entry a ``decisionId`` names: its request's ``first_seq`` plus its index."""
-    request_id, _, index = decision_id.partition(":")
-    if not index.isdigit():
+    """The entry a ``decisionId`` (request id and entry index) names."""
+    request_id, _, raw_index = decision_id.partition(":")
+    if not raw_index.isdigit() or len(raw_index) > 9:
         raise NotFound("Decision not found")
+    index = int(raw_index)
+    batch = AccessLogRequest
     async with context.db.session() as session:
         row = (
             await session.execute(
-                select(AccessLogEntry, AccessLogRequest)
-                .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
+                select(AccessLogEntry, batch)
+                .join(batch, batch.first_seq == AccessLogEntry.request_seq)
                 .where(
-                    AccessLogRequest.request_id == request_id,
-                    AccessLogEntry.seq == AccessLogRequest.first_seq + int(index),
+                    batch.request_id == request_id,
+                    batch.first_index <= index,
+                    batch.first_index + batch.entry_count > index,
+                    AccessLogEntry.seq == batch.first_seq + index - batch.first_index,
                     _explainable(context),
                 )
             )

@@ -30,7 +30,7 @@ class AccessDecision:
     ) -> AccessDecision:
         org = row.organization_id
         return cls(
-            decision_id=f"{request.request_id}:{row.seq - request.first_seq}",
+            decision_id=f"{request.request_id}:{request.first_index + row.seq - request.first_seq}",
             at=request.at,
             username=request.username,
             organization_id=None if org is None else strawberry.ID(str(org)),

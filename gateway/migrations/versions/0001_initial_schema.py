@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:21:00.683141
+Create Date: 2026-11-23 19:33:00.875069
 
 """
 
@@ -35,13 +35,16 @@ def upgrade() -> None:
         sa.Column("first_seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("entry_count", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("first_index", sa.Integer(), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("username", sa.String(length=64), nullable=True),
         sa.Column("operation", sa.String(length=200), nullable=True),
         sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("first_seq", name=op.f("pk_access_log_requests")),
-        sa.UniqueConstraint("request_id", name=op.f("uq_access_log_requests_request_id")),
+        sa.UniqueConstraint(
+            "request_id", "first_index", name=op.f("uq_access_log_requests_request_id")
+        ),
     )
     with op.batch_alter_table("access_log_requests", schema=None) as batch_op:
         batch_op.create_index("ix_access_log_requests_at", ["at"], unique=False)
