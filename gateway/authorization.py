@@ -63,12 +63,20 @@ def _ask(enforcer: casbin.Enforcer, role: str, obj: str, act: str) -> tuple[bool
     return bool(allowed), ", ".join(rule) if rule else None
 
 
+def field_actions(fields: Iterable[tuple[str, str, bool]]) -> list[tuple[str, str, str]]:
+    """(type, field, action) the policy is asked about: mutations write, the rest is read."""
+    return [(t, f, WRITE if t == "Mutation" else READ) for t, f, _ in fields]
+
+
 class PolicyTable:
     """Decisions per role, and memoized unions for the role sets callers actually hold."""
 
     def __init__(self, enforcer: casbin.Enforcer, objects: Iterable[tuple[str, str, str]]) -> None:
         """``objects``: (type name, field name, action) for every operation of the schema."""
+        objects = list(objects)
         self._by_role: dict[str, dict[tuple[str, str], Verdict]] = {}
+        # A refusal names the action that was refused (a mutation's is "write").
+        self._refusals = {(t, f): Verdict(Decision.DENY, None, a) for t, f, a in objects}
         named = _objects_named_per_subject(enforcer)
         for role in ALL_ROLES:
             # Only objects a line of this role or its groups names can match (r.obj == p.obj);
@@ -89,10 +97,11 @@ class PolicyTable:
         key = (roles, type_name, field)
         verdict = self._combined.get(key)
         if verdict is None:
+            refusal = self._refusals.get((type_name, field), DEFAULT_DENY)
             verdict = max(
-                (self._by_role[r].get((type_name, field), DEFAULT_DENY) for r in roles),
+                (self._by_role[r].get((type_name, field), refusal) for r in roles),
                 key=lambda v: v.decision,
-                default=DEFAULT_DENY,
+                default=refusal,
             )
             self._combined[key] = verdict
         return verdict

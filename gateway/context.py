@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gateway.access_log import AccessLogBuffer, FieldDecision
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.access_log import AccessLogBuffer, AccessLogWriter, FieldDecision
 from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
 from gateway.caller import ROOT_SCOPE, Caller, NodeScope
 from gateway.db import Database
@@ -23,6 +27,7 @@ class Context:
     """Caller, scope, loaders and audit buffer of one request; never shared between requests."""
 
     db: Database
+    log_writer: AccessLogWriter
     settings: Settings
     policy: PolicyTable
     caller: Caller
@@ -44,6 +49,18 @@ class Context:
             verdict = self.policy.decide(self.roles_for(scope), type_name, field_name)
             self._verdicts[key] = verdict
         return verdict
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+        """One mutation's transaction (all or nothing).
+
+        What the access log recorded so far, this mutation's own decision included, is written
+        inside it, so a change and its record commit together. If the change is refused or
+        fails, the entries stay buffered and are written when the request ends."""
+        async with self.db.transaction() as session:
+            yield session
+            await self.log_writer.append_within(session, self.access_log)
+        self.access_log.mark_written()
 
     def decide_field(self, key: tuple[NodeScope, str, str]) -> FieldDecision:
         """Decide a field the first time this request meets it (then ``fields`` answers)."""

@@ -21,7 +21,7 @@ from strawberry.extensions import SchemaExtension
 from gateway import masking
 from gateway.access_log import FieldDecision
 from gateway.authorization import Decision
-from gateway.caller import ROOT_SCOPE
+from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.context import Context
 from gateway.errors import Forbidden, Unauthenticated
 
@@ -40,7 +40,8 @@ class Enforcement(SchemaExtension):
         **kwargs: Any,
     ) -> Any:
         context: Context = info.context
-        key = (getattr(root, "node_scope", ROOT_SCOPE), info.parent_type.name, info.field_name)
+        scope = getattr(root, "node_scope", None) or _root_scope(kwargs)
+        key = (scope, info.parent_type.name, info.field_name)
         decided = context.fields.get(key) or context.decide_field(key)
         if not decided.recorded:
             return _introspection(_next, root, info, *args, **kwargs)
@@ -54,6 +55,15 @@ class Enforcement(SchemaExtension):
         if isawaitable(value):
             return _mask_later(value, decided.type_name, decided.field)
         return masking.apply(decided.type_name, decided.field, value)
+
+
+def _root_scope(arguments: dict[str, Any]) -> NodeScope:
+    """A root field acting on an organization names it in ``organizationId``: its decision is
+    made with the caller's roles there (a malformed id grants no organization's roles)."""
+    raw = arguments.get("organizationId")
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return NodeScope((int(raw),))
+    return ROOT_SCOPE
 
 
 def _introspection(
@@ -71,8 +81,9 @@ def _introspection(
 def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exception:
     if not context.caller.is_authenticated:
         return Unauthenticated("Authentication required", decisionId=decision_id)
+    verb = "call" if decided.type_name == "Mutation" else "read"
     return Forbidden(
-        f"Not allowed to read {decided.type_name}.{decided.field}", decisionId=decision_id
+        f"Not allowed to {verb} {decided.type_name}.{decided.field}", decisionId=decision_id
     )
 
 

@@ -7,7 +7,15 @@ from collections import defaultdict
 import strawberry
 
 from gateway import masking
-from gateway.authorization import ALL_ROLES, READ, READ_MASKED, WRITE, PolicyTable, load_enforcer
+from gateway.authorization import (
+    ALL_ROLES,
+    READ,
+    READ_MASKED,
+    WRITE,
+    PolicyTable,
+    field_actions,
+    load_enforcer,
+)
 from gateway.schema import schema_fields
 from gateway.settings import Settings
 
@@ -28,7 +36,7 @@ def check_policy(settings: Settings, schema: strawberry.Schema) -> list[str]:
         for t, f in fields
         if f"{t}.{f}" not in named
     ]
-    table = PolicyTable(enforcer, [(t, f, READ) for t, f in fields])
+    table = PolicyTable(enforcer, field_actions(schema_fields(schema)))
     problems += _mask_problems(table, fields)
     problems += _non_null_problems(table, fields)
     return problems

@@ -12,7 +12,7 @@ import strawberry
 from starlette.requests import HTTPConnection
 
 from gateway.access_log import AccessLogWriter
-from gateway.authorization import READ, PolicyTable, load_enforcer
+from gateway.authorization import PolicyTable, field_actions, load_enforcer
 from gateway.db import Database
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
@@ -61,7 +61,7 @@ class Runtime:
 
 
 def compile_policy(settings: Settings, schema: strawberry.Schema) -> PolicyTable:
-    objects = tuple((t, f, READ) for t, f, _ in schema_fields(schema))
+    objects = tuple(field_actions(schema_fields(schema)))
     digest = hashlib.sha256(
         settings.policy_model.read_bytes() + settings.policy_file.read_bytes()
     ).hexdigest()

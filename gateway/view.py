@@ -48,6 +48,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response.headers["x-request-id"] = request_id
         context = Context(
             db=runtime.db,
+            log_writer=runtime.access_log,
             settings=runtime.settings,
             policy=runtime.policy,
             caller=caller,

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from gateway.enforcement import Enforcement
 from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
+from gateway.schema.mutations import Mutation
 from gateway.schema.query import Query
 from gateway.settings import Settings
 
@@ -45,7 +46,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.enforce:
         extensions.append(Enforcement)
-    return GatewaySchema(query=Query, types=[AgencyGrant], extensions=extensions)
+    return GatewaySchema(query=Query, mutation=Mutation, types=[AgencyGrant], extensions=extensions)
 
 
 def schema_fields(schema: strawberry.Schema) -> Iterator[tuple[str, str, bool]]:

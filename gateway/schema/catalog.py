@@ -6,6 +6,7 @@ import strawberry
 
 from gateway import catalog
 from gateway.catalog import EToolCode, OrganizationKind, RoleCode, RoleScope
+from gateway.schema.scoping import Unscoped
 
 RoleCodeEnum = strawberry.enum(RoleCode, name="RoleCode")
 EToolCodeEnum = strawberry.enum(EToolCode, name="EToolCode")
@@ -14,7 +15,7 @@ OrganizationKindEnum = strawberry.enum(OrganizationKind, name="OrganizationKind"
 
 
 @strawberry.type
-class Role:
+class Role(Unscoped):
     id: strawberry.Private[str]  # the code: what the access log names as the object read
     code: RoleCode
     name: str
@@ -24,7 +25,7 @@ class Role:
 
 
 @strawberry.type(name="ETool")
-class ETool:
+class ETool(Unscoped):
     id: strawberry.Private[str]  # the code: what the access log names as the object read
     code: EToolCode
     name: str

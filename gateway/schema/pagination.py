@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.pagination import PageRequest, encode_cursor
+from gateway.schema.scoping import Structure
 
 NodeT = TypeVar("NodeT")
-
-
-class Structure:
-    """Connections, edges and page info are structure, not data about anyone: they carry no
-    organization scope or object id (class attributes, so the enforcement point's look-ups of
-    them are plain attribute reads)."""
-
-    node_scope: ClassVar[NodeScope] = ROOT_SCOPE
-    id: ClassVar[None] = None
 
 
 @strawberry.type

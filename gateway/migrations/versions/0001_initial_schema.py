@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:33:00.875069
+Create Date: 2026-11-23 19:35:56.708607
 
 """
 
@@ -162,6 +162,7 @@ def upgrade() -> None:
         sa.Column("employment", sa.String(length=32), nullable=False),
         sa.Column("approved_by_id", sa.Integer(), nullable=True),
         sa.Column("approved_at", UTCDateTime(), nullable=True),
+        sa.Column("removed_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["approved_by_id"], ["users.id"], name=op.f("fk_memberships_approved_by_id_users")

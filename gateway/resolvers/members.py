@@ -1,0 +1,46 @@
+"""Member-access mutations: parse, open the mutation's transaction, call the domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.caller import NodeScope
+from gateway.context import Context
+from gateway.domain import members
+from gateway.errors import BadUserInput
+from gateway.ids import parse_id
+from gateway.models import Membership
+
+
+def input_ids(values: Iterable[str], argument: str) -> frozenset[int]:
+    ids = set()
+    for value in values:
+        if not (value.isascii() and value.isdigit() and len(value) < 19):
+            raise BadUserInput(f"`{argument}` holds a malformed id: {value!r}", argument=argument)
+        ids.add(int(value))
+    return frozenset(ids)
+
+
+async def update_member_access(
+    context: Context, raw_org_id: str, raw_membership_id: str, access: members.MemberAccess
+) -> Membership:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await members.update_member_access(
+            session,
+            actor_roles=context.roles_for(NodeScope((org_id,))),
+            org_id=org_id,
+            membership_id=parse_id(raw_membership_id, "Membership"),
+            access=access,
+        )
+
+
+async def remove_member(context: Context, raw_org_id: str, raw_membership_id: str) -> Membership:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await members.remove_member(
+            session,
+            actor_roles=context.roles_for(NodeScope((org_id,))),
+            org_id=org_id,
+            membership_id=parse_id(raw_membership_id, "Membership"),
+        )

@@ -1,0 +1,120 @@
+"""Test factories: small organizations of their own, for tests that change things."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db import Database
+from gateway.models import (
+    Membership,
+    MembershipEtool,
+    MembershipRole,
+    Organization,
+    Provider,
+    ProviderAssignment,
+    User,
+)
+
+_numbers = itertools.count(1)
+
+
+@dataclass
+class Org:
+    id: int
+    kind: str
+    members: dict[str, int] = field(default_factory=dict)  # username -> membership id
+    users: dict[str, int] = field(default_factory=dict)  # username -> user id
+    providers: list[int] = field(default_factory=list)
+
+    def user(self, role: str, n: int = 1) -> str:
+        """The n-th username created for ``role`` (e.g. ``org.user("ACCOUNT_ADMIN", 2)``)."""
+        return next(u for u in self.members if u.endswith(f"-{role.lower()}-{n}"))
+
+
+async def make_org(
+    db: Database,
+    *,
+    kind: str = "GROUP_PRACTICE",
+    members: dict[str, int] | None = None,
+    employment: str = "EMPLOYEE",
+    providers: int = 2,
+) -> Org:
+    """An organization with ``members`` (role -> how many), each holding that one role."""
+    n = next(_numbers)
+    async with db.transaction() as session:
+        org_id = (
+            await session.execute(
+                insert(Organization).returning(Organization.id),
+                [
+                    {
+                        "name": f"Factory Org {n}",
+                        "kind": kind,
+                        "provider_id": f"F-{n:05}",
+                        "status": "ACTIVE",
+                    }
+                ],
+            )
+        ).scalar_one()
+        org = Org(org_id, kind)
+        org.providers = list(
+            (
+                await session.execute(
+                    insert(Provider).returning(Provider.id),
+                    [
+                        {"organization_id": org_id, "npi": f"{n:05}{i:05}", "name": f"Dr. F{n}-{i}"}
+                        for i in range(providers)
+                    ],
+                )
+            ).scalars()
+        )
+        for role, count in (members or {"ACCOUNT_ADMIN": 1}).items():
+            for i in range(1, count + 1):
+                await _member(session, org, f"f{n}-{role.lower()}-{i}", role, employment)
+    return org
+
+
+async def _member(
+    session: AsyncSession, org: Org, username: str, role: str, employment: str
+) -> None:
+    user_id = (
+        await session.execute(
+            insert(User).returning(User.id),
+            [
+                {
+                    "username": username,
+                    "email": f"{username}@example.org",
+                    "email_normalized": f"{username}@example.org",
+                    "name": username.title(),
+                    "status": "ACTIVE",
+                }
+            ],
+        )
+    ).scalar_one()
+    membership_id = (
+        await session.execute(
+            insert(Membership).returning(Membership.id),
+            [
+                {
+                    "user_id": user_id,
+                    "organization_id": org.id,
+                    "status": "ACTIVE",
+                    "employment": employment,
+                }
+            ],
+        )
+    ).scalar_one()
+    await session.execute(insert(MembershipRole), [{"membership_id": membership_id, "role": role}])
+    await session.execute(
+        insert(MembershipEtool), [{"membership_id": membership_id, "etool": "ONLINE_SERVICES"}]
+    )
+    if org.providers:
+        await session.execute(
+            insert(ProviderAssignment),
+            [{"membership_id": membership_id, "provider_id": org.providers[0]}],
+        )
+    org.members[username] = membership_id
+    org.users[username] = user_id
