@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from gateway.db import Database
 from gateway.models import AccessLogEntry, Membership, MembershipEtool, MembershipRole
