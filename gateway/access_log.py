@@ -211,10 +211,13 @@ class AccessLogWriter:
 
     async def append_within(self, session: AsyncSession, buffer: AccessLogBuffer) -> None:
         """Write the buffer in the caller's transaction; after it commits the caller calls
-        ``buffer.mark_written()`` (if it rolls back, the entries are still buffered)."""
+        ``buffer.mark_written()`` (if it rolls back, the entries are still buffered).
+
+        No process lock here: the transaction already holds database locks (SQLite's write
+        lock), and waiting for a request that waits for them would deadlock. The head row's
+        lock orders this append with every other."""
         if buffer.rows:
-            async with self._lock:
-                await self._append_in(session, buffer)
+            await self._append_in(session, buffer)
 
     async def _append_in(self, session: AsyncSession, buffer: AccessLogBuffer) -> None:
         # Writing the head first takes the chain's lock before reading it: a row lock on
@@ -262,8 +265,23 @@ class ChainProblem:
         return f"access log entry {self.seq}: {self.what}"
 
 
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What ``verify_chain`` found: entries checked, the head it checked up to, any problem."""
+
+    checked: int
+    head_seq: int
+    head_hash: bytes
+    problem: ChainProblem | None
+
+    @property
+    def anchor(self) -> str:
+        """Record this outside the database; a later verify given it proves nothing was cut."""
+        return f"{self.head_seq}:{self.head_hash.hex()}"
+
+
 async def _entries(
-    session: AsyncSession,
+    session: AsyncSession, last_seq: int | None = None
 ) -> AsyncIterator[tuple[AccessLogEntry, AccessLogRequest | None]]:
     statement = (
         select(AccessLogEntry, AccessLogRequest)
@@ -271,32 +289,58 @@ async def _entries(
         .order_by(AccessLogEntry.seq)
         .execution_options(yield_per=2000)
     )
+    if last_seq is not None:
+        statement = statement.where(AccessLogEntry.seq <= last_seq)
     result = await session.stream(statement)
     async for entry, request in result:
         yield entry, request
 
 
-async def verify_chain(db: Database, key: bytes) -> tuple[int, ChainProblem | None]:
-    """Walk the whole log; return how many entries were checked and the first problem."""
-    expected_seq, previous, checked = 1, GENESIS_HASH, 0
-    headers: dict[int, bytes] = {}
+async def verify_chain(db: Database, key: bytes, *, anchor: str | None = None) -> ChainReport:
+    """Walk the log up to its current head; report the first changed, removed or reordered
+    entry. Entries appended while it runs are beyond the head it read and left for next time.
+    ``anchor`` ("seq:hash" from an earlier report) must still be part of the chain."""
     async with db.session() as session:
-        async for entry, request in _entries(session):
-            if entry.seq != expected_seq:
-                return checked, ChainProblem(expected_seq, "missing (removed or renumbered)")
-            if request is None:
-                return checked, ChainProblem(entry.seq, "its request record is missing")
-            header = headers.get(request.first_seq)
-            if header is None:
-                headers.clear()  # entries come in order: one request's header at a time
-                header = headers[request.first_seq] = header_bytes(request_tuple(request))
-            if entry_hash(key, previous, header, entry) != entry.hash:
-                return checked, ChainProblem(entry.seq, "changed or out of order")
-            previous, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
         head = await session.get(AccessLogHead, HEAD_ID)
-    if head is None or head.seq != checked or head.hash != previous:
-        return checked, ChainProblem(checked + 1, "missing at the end (log truncated)")
-    return checked, None
+        if head is None:
+            return ChainReport(0, 0, GENESIS_HASH, ChainProblem(1, "the chain's head is missing"))
+        problem, checked = await _walk(session, key, head.seq, _parse_anchor(anchor))
+    if problem is None and checked != head.seq:
+        problem = ChainProblem(checked + 1, "missing at the end (log truncated)")
+    return ChainReport(checked, head.seq, head.hash, problem)
+
+
+async def _walk(
+    session: AsyncSession, key: bytes, last_seq: int, anchor: tuple[int, bytes] | None
+) -> tuple[ChainProblem | None, int]:
+    expected_seq, previous, checked = 1, GENESIS_HASH, 0
+    request: AccessLogRequest | None = None
+    header, seen = b"", 0
+    async for entry, entry_request in _entries(session, last_seq):
+        if entry.seq != expected_seq:
+            return ChainProblem(expected_seq, "missing (removed or renumbered)"), checked
+        if entry_request is None:
+            return ChainProblem(entry.seq, "its request record is missing"), checked
+        if request is None or entry_request.first_seq != request.first_seq:
+            if request is not None and seen != request.entry_count:
+                return ChainProblem(entry.seq, "its request's entry count does not match"), checked
+            request, seen = entry_request, 0
+            header = header_bytes(request_tuple(request))
+        if entry_hash(key, previous, header, entry) != entry.hash:
+            return ChainProblem(entry.seq, "changed or out of order"), checked
+        previous, expected_seq, checked, seen = entry.hash, expected_seq + 1, checked + 1, seen + 1
+        if anchor is not None and entry.seq == anchor[0] and entry.hash != anchor[1]:
+            return ChainProblem(entry.seq, "differs from the recorded anchor"), checked
+    if anchor is not None and checked < anchor[0]:
+        return ChainProblem(checked + 1, "the log ends before the recorded anchor"), checked
+    return None, checked
+
+
+def _parse_anchor(anchor: str | None) -> tuple[int, bytes] | None:
+    if anchor is None:
+        return None
+    seq, _, digest = anchor.partition(":")
+    return int(seq), bytes.fromhex(digest)
 
 
 async def export_entries(db: Database) -> AsyncIterator[dict[str, Any]]:

@@ -56,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     audit = commands.add_parser("audit", help="access-log tools").add_subparsers(required=True)
-    audit.add_parser("verify", help="check the hash chain").set_defaults(command=_audit_verify)
+    verify = audit.add_parser("verify", help="check the hash chain")
+    verify.add_argument(
+        "--anchor", help="SEQ:HASH printed by an earlier verify; it must still be in the chain"
+    )
+    verify.set_defaults(command=_audit_verify)
     audit.add_parser("export", help="print the log as JSON lines").set_defaults(
         command=_audit_export
     )
@@ -123,23 +127,24 @@ def _policy_check(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _audit_verify(_: argparse.Namespace, settings: Settings) -> int:
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.access_log import verify_chain
     from gateway.db import Database
 
     async def run() -> int:
         db = Database(settings.database_url)
         try:
-            checked, problem = await verify_chain(db, settings.chain_key)
+            report = await verify_chain(db, settings.chain_key, anchor=args.anchor)
         finally:
             await db.dispose()
-        if problem is not None:
+        if report.problem is not None:
             print(
-                f"audit verify: FAILED at {problem} ({checked} entries intact before it)",
+                f"audit verify: FAILED at {report.problem} "
+                f"({report.checked} entries intact before it)",
                 file=sys.stderr,
             )
             return 1
-        print(f"audit verify: {checked} entries, chain intact")
+        print(f"audit verify: {report.checked} entries, chain intact; anchor {report.anchor}")
         return 0
 
     return asyncio.run(run())

@@ -35,6 +35,7 @@ class Context:
     access_log: AccessLogBuffer
     request_id: str
     statements: list[int] = field(default_factory=lambda: [0])  # SQL statements run so far
+    available: bool = True  # False: the caller could not be loaded, so nothing is answered
     # The enforcement point's memo: (object scope, type, field) -> decision, per request.
     fields: dict[tuple[NodeScope, str, str], FieldDecision] = field(default_factory=dict)
     _verdicts: dict[tuple[NodeScope, str, str], Verdict] = field(default_factory=dict)
@@ -66,13 +67,20 @@ class Context:
         """Decide a field the first time this request meets it (then ``fields`` answers)."""
         scope, type_name, field_name = key
         verdict = self.decide(scope, type_name, field_name)
-        decided = FieldDecision.of(
-            verdict, type_name, field_name, scope.org_ids[0] if scope.org_ids else None
-        )
+        decided = FieldDecision.of(verdict, type_name, field_name, self._acting_in(scope))
         if type_name.startswith("__") or field_name.startswith("__"):
             decided = INTROSPECTION
         self.fields[key] = decided
         return decided
+
+    def _acting_in(self, scope: NodeScope) -> int | None:
+        """The organization the caller acts in for the log: the first of the object's
+        organizations where they hold a role (an agency admin reading a grant acts in the
+        agency, the client's admin in the client)."""
+        for org_id in scope.org_ids:
+            if org_id in self.caller.org_roles:
+                return org_id
+        return scope.org_ids[0] if scope.org_ids else None
 
     def decide_root(self, type_name: str, field_name: str) -> Verdict:
         """The verdict from roles that hold everywhere (health-plan roles), no organization."""

@@ -41,7 +41,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(
+        "PRAGMA synchronous=FULL"
+    )  # A2: a committed access-log batch survives power loss
     cursor.close()
 
 

@@ -24,6 +24,7 @@ from gateway.authorization import Decision
 from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.context import Context
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.ids import as_id
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
 
@@ -40,12 +41,15 @@ class Enforcement(SchemaExtension):
         **kwargs: Any,
     ) -> Any:
         context: Context = info.context
-        scope = getattr(root, "node_scope", None) or _root_scope(kwargs)
+        scope = getattr(root, "node_scope", None)
+        if scope is None:  # only the Query and Mutation roots (root is None) lack one
+            scope = _root_scope(kwargs) if root is None else ROOT_SCOPE
         key = (scope, info.parent_type.name, info.field_name)
         decided = context.fields.get(key) or context.decide_field(key)
         if not decided.recorded:
             return _introspection(_next, root, info, *args, **kwargs)
-        index = context.access_log.record(decided, getattr(root, "id", None))
+        object_id = getattr(root, "id", None) if root is not None else _root_object(kwargs)
+        index = context.access_log.record(decided, object_id)
         decision = decided.verdict.decision
         if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
@@ -61,9 +65,17 @@ def _root_scope(arguments: dict[str, Any]) -> NodeScope:
     """A root field acting on an organization names it in ``organizationId``: its decision is
     made with the caller's roles there (a malformed id grants no organization's roles)."""
     raw = arguments.get("organizationId")
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 19:
-        return NodeScope((int(raw),))
-    return ROOT_SCOPE
+    key = as_id(raw) if isinstance(raw, str) else None
+    return ROOT_SCOPE if key is None else NodeScope((key,))
+
+
+def _root_object(arguments: dict[str, Any]) -> str | None:
+    """What a root field was asked about, for the log: "who looked up organization 7?"."""
+    for name in ("id", "membershipId", "requestId", "organizationId"):
+        value = arguments.get(name)
+        if isinstance(value, str):
+            return value[:64]
+    return None
 
 
 def _introspection(

@@ -24,6 +24,7 @@ from gateway.models import (
     AgencyGrantProvider,
     AgencyGrantStaff,
     EftAccount,
+    Invitation,
     Membership,
     MembershipEtool,
     MembershipRole,
@@ -70,6 +71,7 @@ class Loaders:
         self.member_page = _loader(self._member_pages)
         self.member_count = _loader(self._member_counts)
         self.provider_page = _loader(self._provider_pages)
+        self.invitation_page = _loader(self._invitation_pages)
         self.admin_count = _loader(self._admin_counts)
         self.roles = _loader(self._roles)
         self.etools = _loader(self._etools)
@@ -132,6 +134,9 @@ class Loaders:
         return await self._pages(
             keys, Provider, Provider.organization_id, lambda key: [self._provider_scope(key)]
         )
+
+    async def _invitation_pages(self, keys: list[PageKey]) -> list[list[Invitation]]:
+        return await self._pages(keys, Invitation, Invitation.organization_id, lambda key: [])
 
     def _provider_scope(self, key: PageKey) -> ColumnElement[bool]:
         """V4: only the providers this caller may see in that organization."""

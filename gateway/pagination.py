@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 
 from gateway.errors import BadUserInput
+from gateway.ids import as_id
 
 CURSOR_PREFIX = "k:"
 
@@ -18,8 +19,9 @@ def encode_cursor(key: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(CURSOR_PREFIX):
-            return int(text.removeprefix(CURSOR_PREFIX))
+        key = as_id(text.removeprefix(CURSOR_PREFIX)) if text.startswith(CURSOR_PREFIX) else None
+        if key is not None:
+            return key
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise BadUserInput("Invalid cursor", argument="after")

@@ -53,7 +53,9 @@ class Runtime:
         if self.settings.trust_forwarded_for:
             forwarded = request.headers.get("x-forwarded-for")
             if forwarded:
-                return forwarded.split(",")[0].strip()[:64]
+                # The last hop is the one our trusted proxy appended; earlier ones are the
+                # client's to invent.
+                return forwarded.split(",")[-1].strip()[:64]
         return request.client.host if request.client else None
 
     def log_failure(self, message: str, request_id: str) -> None:

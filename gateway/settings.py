@@ -41,14 +41,29 @@ class Settings(BaseSettings):
     policy_model: Path = PROJECT_ROOT / "authz" / "model.conf"
     policy_file: Path = PROJECT_ROOT / "authz" / "policy.csv"
     trust_forwarded_for: bool = False
+    # Outbox delivery (gateway.outbox): without an SMTP URL emails stay PENDING, readable with
+    # `gateway outbox list`. smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465.
+    smtp_url: str | None = None
+    smtp_from: str = "Provider Portal <no-reply@localhost>"
+    outbox_max_attempts: int = 8  # then FAILED (kept, never deleted)
+    outbox_retry_seconds: int = 60  # first retry delay, doubled after each failed attempt
+    # R2: invitations to register.
+    invitation_ttl_days: int = 14
+    registration_url: str = "http://localhost:8000/register"  # the invitation link's page
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
         if self.env is Environment.PRODUCTION:
             if not self.enforce:
                 raise ValueError("GATEWAY_ENFORCE=false is refused in production")
-            if not (self.jwks_url or self.jwt_secret):
-                raise ValueError("production needs GATEWAY_JWKS_URL or GATEWAY_JWT_SECRET")
+            if not self.jwt_secret:
+                # External OpenID Connect providers (GATEWAY_JWKS_URL) are not verified yet.
+                raise ValueError("production needs GATEWAY_JWT_SECRET")
+            if not self.audit_key:
+                raise ValueError(
+                    "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
+                    "database could re-forge the access-log chain"
+                )
         return self
 
     @property

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionResult
 
 from gateway import metrics
 from gateway.access_log import AccessLogBuffer
+from gateway.caller import ANONYMOUS_CALLER
 from gateway.context import Context
 from gateway.db import statement_count
 from gateway.errors import ErrorCode, Unavailable
@@ -42,7 +43,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         statements = [0]
         statement_count.set(statements)  # this request's task and its loaders' tasks
         username = username_from(request.headers.get("authorization"), runtime.settings)
-        caller = await load_caller(runtime.db, username)
+        available = True
+        try:
+            caller = await load_caller(runtime.db, username)
+        except Exception:  # without the caller's roles nothing may be answered
+            runtime.log_failure("loading the caller failed", "-")
+            caller, available = ANONYMOUS_CALLER, False
         request_id = uuid.uuid4().hex
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
@@ -62,6 +68,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             ),
             request_id=request_id,
             statements=statements,
+            available=available,
         )
         context.loaders = Loaders(runtime.db, caller, context.roster_org_ids)
         return context
@@ -69,20 +76,24 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run the operation, then make its access-log entries durable before answering (A2)."""
         context: Context = kwargs["context"]
+        if not context.available:
+            return self._unavailable(kwargs, "The gateway cannot reach its database")
         try:
             result = await super().execute_operation(*args, **kwargs)
             context.access_log.operation = _operation_name(kwargs)
             metrics.ACCESS_LOG_ENTRIES.observe(len(context.access_log.rows))
             if not await self._append_access_log(context):
-                kwargs["sub_response"].status_code = 503
-                return ExecutionResult(
-                    data=None,
-                    errors=[Unavailable("The access log is unavailable; nothing was returned")],
+                return self._unavailable(
+                    kwargs, "The access log is unavailable; nothing was returned"
                 )
         finally:
             metrics.SQL_STATEMENTS.observe(context.statements[0])
         metrics.REQUESTS.labels("errors" if getattr(result, "errors", None) else "ok").inc()
         return result
+
+    def _unavailable(self, kwargs: dict[str, Any], message: str) -> ExecutionResult:
+        kwargs["sub_response"].status_code = 503
+        return ExecutionResult(data=None, errors=[Unavailable(message)])
 
     async def _append_access_log(self, context: Context) -> bool:
         try:

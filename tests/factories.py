@@ -16,6 +16,7 @@ from gateway.models import (
     Organization,
     Provider,
     ProviderAssignment,
+    TaxId,
     User,
 )
 
@@ -29,6 +30,7 @@ class Org:
     members: dict[str, int] = field(default_factory=dict)  # username -> membership id
     users: dict[str, int] = field(default_factory=dict)  # username -> user id
     providers: list[int] = field(default_factory=list)
+    provider_id: str = ""  # payer-assigned
 
     def user(self, role: str, n: int = 1) -> str:
         """The n-th username created for ``role`` (e.g. ``org.user("ACCOUNT_ADMIN", 2)``)."""
@@ -42,6 +44,7 @@ async def make_org(
     members: dict[str, int] | None = None,
     employment: str = "EMPLOYEE",
     providers: int = 2,
+    tins: tuple[str, ...] = (),
 ) -> Org:
     """An organization with ``members`` (role -> how many), each holding that one role."""
     n = next(_numbers)
@@ -59,7 +62,11 @@ async def make_org(
                 ],
             )
         ).scalar_one()
-        org = Org(org_id, kind)
+        org = Org(org_id, kind, provider_id=f"F-{n:05}")
+        if tins:
+            await session.execute(
+                insert(TaxId), [{"organization_id": org_id, "tin": tin} for tin in tins]
+            )
         org.providers = list(
             (
                 await session.execute(
@@ -77,10 +84,15 @@ async def make_org(
     return org
 
 
-async def _member(
-    session: AsyncSession, org: Org, username: str, role: str, employment: str
-) -> None:
-    user_id = (
+async def make_user(db: Database) -> tuple[str, int]:
+    """A registered, active user with no memberships: (username, user id)."""
+    username = f"u{next(_numbers)}-registered"
+    async with db.transaction() as session:
+        return username, await _user(session, username)
+
+
+async def _user(session: AsyncSession, username: str) -> int:
+    user_id: int = (
         await session.execute(
             insert(User).returning(User.id),
             [
@@ -94,6 +106,13 @@ async def _member(
             ],
         )
     ).scalar_one()
+    return user_id
+
+
+async def _member(
+    session: AsyncSession, org: Org, username: str, role: str, employment: str
+) -> None:
+    user_id = await _user(session, username)
     membership_id = (
         await session.execute(
             insert(Membership).returning(Membership.id),

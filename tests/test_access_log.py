@@ -159,7 +159,8 @@ async def some_entry(db: Database, offset: int = 0) -> dict[str, Any]:
 
 async def test_intact_log_verifies(api: Api, db: Database, settings: Settings) -> None:
     await api.query("{ roles { code } }", as_user="admin")
-    checked, problem = await verify_chain(db, settings.chain_key)
+    report = await verify_chain(db, settings.chain_key)
+    checked, problem = report.checked, report.problem
     assert problem is None and checked > 0
 
 
@@ -171,13 +172,13 @@ async def test_verify_finds_a_changed_entry(api: Api, db: Database, settings: Se
     async with tampering(db) as connection:
         await connection.execute(text(update), {"d": changed, "s": victim["seq"]})
     try:
-        _, problem = await verify_chain(db, settings.chain_key)
+        problem = (await verify_chain(db, settings.chain_key)).problem
         assert problem is not None and problem.seq == victim["seq"]
         assert "changed" in problem.what
     finally:
         async with tampering(db) as connection:
             await connection.execute(text(update), {"d": victim["decision"], "s": victim["seq"]})
-    assert (await verify_chain(db, settings.chain_key))[1] is None
+    assert (await verify_chain(db, settings.chain_key)).problem is None
 
 
 async def test_verify_finds_a_changed_request_record(
@@ -190,12 +191,12 @@ async def test_verify_finds_a_changed_request_record(
     async with tampering(db) as connection:
         await connection.execute(text(update), {"u": "someone-else", "s": first.first_seq})
     try:
-        _, problem = await verify_chain(db, settings.chain_key)
+        problem = (await verify_chain(db, settings.chain_key)).problem
         assert problem is not None and problem.seq == first.first_seq
     finally:
         async with tampering(db) as connection:
             await connection.execute(text(update), {"u": "admin", "s": first.first_seq})
-    assert (await verify_chain(db, settings.chain_key))[1] is None
+    assert (await verify_chain(db, settings.chain_key)).problem is None
 
 
 async def test_verify_finds_a_removed_entry(api: Api, db: Database, settings: Settings) -> None:
@@ -206,7 +207,7 @@ async def test_verify_finds_a_removed_entry(api: Api, db: Database, settings: Se
             text("DELETE FROM access_log WHERE seq = :s"), {"s": victim["seq"]}
         )
     try:
-        _, problem = await verify_chain(db, settings.chain_key)
+        problem = (await verify_chain(db, settings.chain_key)).problem
         assert problem is not None and problem.seq == victim["seq"]
         assert "missing" in problem.what
     finally:
@@ -218,7 +219,7 @@ async def test_verify_finds_a_removed_entry(api: Api, db: Database, settings: Se
                 ),
                 victim,
             )
-    assert (await verify_chain(db, settings.chain_key))[1] is None
+    assert (await verify_chain(db, settings.chain_key)).problem is None
 
 
 async def test_verify_finds_reordered_entries(api: Api, db: Database, settings: Settings) -> None:
@@ -230,14 +231,14 @@ async def test_verify_finds_reordered_entries(api: Api, db: Database, settings: 
         await connection.execute(text(swap), {"from": second["seq"], "to": first["seq"]})
         await connection.execute(text(swap), {"from": -1, "to": second["seq"]})
     try:
-        _, problem = await verify_chain(db, settings.chain_key)
+        problem = (await verify_chain(db, settings.chain_key)).problem
         assert problem is not None and problem.seq == first["seq"]
     finally:
         async with tampering(db) as connection:
             await connection.execute(text(swap), {"from": first["seq"], "to": -1})
             await connection.execute(text(swap), {"from": second["seq"], "to": first["seq"]})
             await connection.execute(text(swap), {"from": -1, "to": second["seq"]})
-    assert (await verify_chain(db, settings.chain_key))[1] is None
+    assert (await verify_chain(db, settings.chain_key)).problem is None
 
 
 @pytest.mark.parametrize(
@@ -356,3 +357,40 @@ async def test_audit_verify_command_fails_and_names_the_entry(
     assert failed == 1
     assert f"access log entry {victim['seq']}: changed" in capsys.readouterr().err
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
+
+
+async def test_verify_checks_a_recorded_anchor(api: Api, db: Database, settings: Settings) -> None:
+    await api.query("{ roles { code } }", as_user="admin")
+    earlier = await verify_chain(db, settings.chain_key)
+    assert earlier.problem is None
+    await api.query("{ roles { code } }", as_user="admin")
+    later = await verify_chain(db, settings.chain_key, anchor=earlier.anchor)
+    assert later.problem is None and later.head_seq > earlier.head_seq
+    forged = f"{earlier.head_seq}:{'00' * 32}"
+    problem = (await verify_chain(db, settings.chain_key, anchor=forged)).problem
+    assert problem is not None and problem.seq == earlier.head_seq
+
+
+async def test_verify_during_traffic_raises_no_false_alarm(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    async def traffic() -> None:
+        for _ in range(12):
+            await api.query("{ roles { code } etools { code } }", as_user="admin")
+
+    async def verify_repeatedly() -> list[object]:
+        return [(await verify_chain(db, settings.chain_key)).problem for _ in range(4)]
+
+    _, problems = await asyncio.gather(traffic(), verify_repeatedly())
+    assert problems == [None] * 4
+
+
+async def test_database_refuses_to_empty_the_log_wholesale(db: Database) -> None:
+    statement = (
+        "DELETE FROM access_log_requests"
+        if db.is_sqlite
+        else "TRUNCATE access_log, access_log_requests"
+    )
+    with pytest.raises(Exception, match="append-only"):
+        async with db.engine.begin() as connection:
+            await connection.execute(text(statement))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 
 from gateway.app import create_app
 from gateway.db import Database
@@ -35,7 +35,8 @@ async def test_invisible_organization_answers_like_a_missing_one(
     invisible = await _org_answer(api, caller, world.org(org))
     missing = await _org_answer(api, caller, "987654321")
     malformed = await _org_answer(api, caller, "not-an-id")
-    assert invisible == missing == malformed
+    too_large = await _org_answer(api, caller, "99999999999")
+    assert invisible == missing == malformed == too_large
     assert invisible == (
         {"organization": None},
         [("Organization not found", {"code": "NOT_FOUND"})],
@@ -176,7 +177,10 @@ async def test_cursor_pagination_walks_every_member_once(api: Api, world: World)
     assert members["totalCount"] == 6  # the REMOVED leaver is not an active member
 
 
-@pytest.mark.parametrize(("first", "after"), [(101, None), (-1, None), (5, "bm90LWEtY3Vyc29y")])
+@pytest.mark.parametrize(
+    ("first", "after"),
+    [(101, None), (-1, None), (5, "bm90LWEtY3Vyc29y"), (5, "azo5OTk5OTk5OTk5OTk5OTk5OTk5OTk=")],
+)
 async def test_bad_page_arguments_are_bad_user_input(
     api: Api, world: World, first: int, after: str | None
 ) -> None:
@@ -285,3 +289,42 @@ async def test_production_hides_graphiql_and_introspection_from_anonymous(
         await app.state.runtime.db.dispose()
     assert ide.status_code == 404
     assert schema.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_client_admins_do_not_see_agency_staff_contact_data(api: Api, world: World) -> None:
+    query = """query($id: ID!) { organization(id: $id) { agencyGrants {
+        status agency { name } staff { email phone } } } }"""
+    body = await api.query(query, as_user="admin", variables={"id": world.org(SUNRISE)})
+    (grant,) = body["data"]["organization"]["agencyGrants"]
+    assert grant["agency"] == {"name": "Summit Billing LLC"}
+    assert grant["staff"] == [{"email": None, "phone": None}]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+
+
+async def test_no_answer_without_the_callers_roles(
+    api: Api, world: World, settings: Settings
+) -> None:
+    """If the caller's roles cannot be read, nothing is answered: 503, UNAVAILABLE, no data."""
+    db = Database(settings.database_url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE payer_roles RENAME TO payer_roles_away"))
+        try:
+            response = await api.post(
+                ORG_NAME, as_user="admin", variables={"id": world.org(SUNRISE)}
+            )
+        finally:
+            async with db.engine.begin() as connection:
+                await connection.execute(text("ALTER TABLE payer_roles_away RENAME TO payer_roles"))
+    finally:
+        await db.dispose()
+    assert response.status_code == 503
+    assert response.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "The gateway cannot reach its database",
+                "extensions": {"code": "UNAVAILABLE"},
+            }
+        ],
+    }

@@ -38,10 +38,37 @@ def test_token_is_refused_outside_development(
 ) -> None:
     monkeypatch.setenv("GATEWAY_ENV", "production")
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-production-secret-of-some-length")
+    monkeypatch.setenv("GATEWAY_AUDIT_KEY", "a-production-audit-key")
     assert main(["token", "admin"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "refused" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"GATEWAY_AUDIT_KEY": "k"}, "GATEWAY_JWT_SECRET"),
+        ({"GATEWAY_JWT_SECRET": "s"}, "GATEWAY_AUDIT_KEY"),
+        (
+            {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_ENFORCE": "false"},
+            "ENFORCE",
+        ),
+    ],
+)
+def test_production_refuses_to_start_half_configured(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    problem: str,
+) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    for name in ("GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["policy", "check"]) == 2
+    assert problem in capsys.readouterr().err
 
 
 def test_policy_check_passes_on_the_shipped_policy(capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,7 +65,8 @@ async def test_two_gateways_appending_at_once_keep_one_unbroken_chain(
     assert all(body["data"]["organization"]["members"]["totalCount"] == 6 for body in bodies)
     db = Database(settings.database_url)
     try:
-        checked, problem = await verify_chain(db, settings.chain_key)
+        report = await verify_chain(db, settings.chain_key)
+        checked, problem = report.checked, report.problem
     finally:
         await db.dispose()
     assert problem is None and checked > 0

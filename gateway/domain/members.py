@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,22 +75,42 @@ async def update_member_access(
     current = await roles_of(session, membership_id)
     roles = current if access.roles is None else access.roles
     employment = Employment(member.employment) if access.employment is None else access.employment
-    _check_may_change(actor_roles, current, roles)
-    _check_roles(organization, roles, employment)
+    check_grant(actor_roles, organization, current, roles, employment)
     if RoleCode.ACCOUNT_ADMIN in current and RoleCode.ACCOUNT_ADMIN not in roles:
         await _keep_an_admin(session, org_id, leaving=membership_id)
-    if access.etools is not None:
-        _check_etools(organization, access.etools)
-        await _replace(session, MembershipEtool, membership_id, "etool", access.etools)
-    if access.provider_ids is not None:
-        await _check_providers(session, org_id, access.provider_ids)
-        await _replace(
-            session, ProviderAssignment, membership_id, "provider_id", access.provider_ids
-        )
-    await _replace(session, MembershipRole, membership_id, "role", roles)
-    member.employment = employment
+    await write_access(
+        session, organization, member, replace(access, roles=roles, employment=employment)
+    )
     await session.flush()
     return member
+
+
+def check_grant(
+    actor_roles: frozenset[str],
+    organization: Organization,
+    current: frozenset[RoleCode],
+    roles: frozenset[RoleCode],
+    employment: Employment,
+) -> None:
+    """R4, R5, R6, R11: may this actor leave a member holding ``current`` with ``roles``."""
+    _check_may_change(actor_roles, current, roles)
+    _check_roles(organization, roles, employment)
+
+
+async def write_access(
+    session: AsyncSession, organization: Organization, member: Membership, access: MemberAccess
+) -> None:
+    """Write the given parts of ``access`` (eTools checked by R9, providers by V4)."""
+    if access.etools is not None:
+        _check_etools(organization, access.etools)
+        await _replace(session, MembershipEtool, member.id, "etool", access.etools)
+    if access.provider_ids is not None:
+        await _check_providers(session, organization.id, access.provider_ids)
+        await _replace(session, ProviderAssignment, member.id, "provider_id", access.provider_ids)
+    if access.roles is not None:
+        await _replace(session, MembershipRole, member.id, "role", access.roles)
+    if access.employment is not None:
+        member.employment = access.employment
 
 
 async def remove_member(

@@ -11,7 +11,10 @@ from gateway.models.accounts import (
 )
 from gateway.models.agencies import AgencyGrant, AgencyGrantProvider, AgencyGrantStaff
 from gateway.models.base import Base, utcnow
+from gateway.models.invitations import Invitation
 from gateway.models.organizations import EftAccount, Organization, Provider, TaxId
+from gateway.models.outbox import OutboxMessage
+from gateway.models.registry import RegisteredTin
 
 __all__ = [
     "AccessLogEntry",
@@ -22,13 +25,16 @@ __all__ = [
     "AgencyGrantStaff",
     "Base",
     "EftAccount",
+    "Invitation",
     "Membership",
     "MembershipEtool",
     "MembershipRole",
     "Organization",
+    "OutboxMessage",
     "PayerRole",
     "Provider",
     "ProviderAssignment",
+    "RegisteredTin",
     "TaxId",
     "User",
     "utcnow",

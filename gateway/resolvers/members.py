@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from gateway.caller import NodeScope
 from gateway.context import Context
 from gateway.domain import members
-from gateway.errors import BadUserInput
 from gateway.ids import parse_id
 from gateway.models import Membership
-
-
-def input_ids(values: Iterable[str], argument: str) -> frozenset[int]:
-    ids = set()
-    for value in values:
-        if not (value.isascii() and value.isdigit() and len(value) < 19):
-            raise BadUserInput(f"`{argument}` holds a malformed id: {value!r}", argument=argument)
-        ids.add(int(value))
-    return frozenset(ids)
 
 
 async def update_member_access(

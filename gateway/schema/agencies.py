@@ -47,12 +47,7 @@ class AgencyGrant:
     @strawberry.field
     async def agency(self, info: Info) -> BillingAgency | None:
         row = await resolve_users.organization_of(info.context, self.row.agency_id)
-        return BillingAgency(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            provider_id=row.provider_id,
-            node_scope=NodeScope((row.id,)),
-        )
+        return BillingAgency.from_row(row)
 
     @strawberry.field(description="Providers the grant is limited to; empty means all")
     async def providers(self, info: Info) -> list[Provider] | None:
@@ -64,4 +59,6 @@ class AgencyGrant:
     async def staff(self, info: Info) -> list[User] | None:
         rows = await resolve.grant_staff(info.context, self.row.id)
         caller = info.context.caller
-        return [User.from_row(r, caller.scope(self.node_scope.org_ids, r.id)) for r in rows]
+        # Agency staff are seen as the agency's people: the client's roles reveal nothing
+        # of them (the grant itself is what the client sees).
+        return [User.from_row(r, caller.scope((self.row.agency_id,), r.id)) for r in rows]

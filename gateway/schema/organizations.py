@@ -11,11 +11,13 @@ from gateway.caller import NodeScope
 from gateway.catalog import MembershipStatus, OrganizationKind, OrganizationStatus
 from gateway.context import Context
 from gateway.pagination import PageRequest
+from gateway.resolvers import invitations as resolve_invitations
 from gateway.resolvers import organizations as resolve
 from gateway.schema.pagination import Connection, connection
 
 if TYPE_CHECKING:
     from gateway.schema.agencies import AgencyGrant
+    from gateway.schema.invitations import Invitation
     from gateway.schema.users import Membership
 
 MembershipStatusEnum = strawberry.enum(MembershipStatus, name="MembershipStatus")
@@ -28,6 +30,22 @@ def page_of(info: Info, first: int | None, after: str | None) -> PageRequest:
     settings = info.context.settings
     return PageRequest.parse(
         first, after, default=settings.page_size_default, maximum=settings.page_size_max
+    )
+
+
+async def member_connection(
+    info: Info, org_id: int, page: PageRequest, statuses: tuple[str, ...]
+) -> Connection[Membership]:
+    """A page of the organization's memberships in ``statuses`` (members, access requests)."""
+    from gateway.schema.users import Membership
+
+    rows, total = await resolve.members(info.context, org_id, page, statuses)
+    caller = info.context.caller
+    return connection(
+        rows,
+        page,
+        lambda r: Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)),
+        total_count=total,
     )
 
 
@@ -150,18 +168,15 @@ class Organization:
         after: str | None = None,
         status: list[MembershipStatus] | None = None,
     ) -> Connection[Annotated[Membership, strawberry.lazy("gateway.schema.users")]] | None:
-        from gateway.schema.users import Membership
-
         statuses = tuple(sorted(status or [MembershipStatus.ACTIVE]))
+        return await member_connection(info, self.row.id, page_of(info, first, after), statuses)
+
+    @strawberry.field(description="R3: pending access requests (V3: admins, office managers)")
+    async def access_requests(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Membership, strawberry.lazy("gateway.schema.users")]] | None:
         page = page_of(info, first, after)
-        rows, total = await resolve.members(info.context, self.row.id, page, statuses)
-        caller = info.context.caller
-        return connection(
-            rows,
-            page,
-            lambda r: Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)),
-            total_count=total,
-        )
+        return await member_connection(info, self.row.id, page, (MembershipStatus.REQUESTED,))
 
     @strawberry.field(description="Billing agencies this organization invited or granted")
     async def agency_grants(
@@ -185,6 +200,16 @@ class Organization:
     async def has_single_admin(self, info: Info) -> bool | None:
         return await resolve.admin_count(info.context, self.row.id) == 1
 
+    @strawberry.field(description="R2: invitations to register (V3: admins, office managers)")
+    async def invitations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Invitation, strawberry.lazy("gateway.schema.invitations")]] | None:
+        from gateway.schema.invitations import Invitation
+
+        page = page_of(info, first, after)
+        rows = await resolve_invitations.invitations_of(info.context, self.row.id, page)
+        return connection(rows, page, Invitation.from_row)
+
 
 @strawberry.type
 class BillingAgency:
@@ -194,3 +219,10 @@ class BillingAgency:
     name: str | None
     provider_id: str | None
     node_scope: strawberry.Private[NodeScope]
+
+    @classmethod
+    def from_row(cls, row: models.Organization) -> BillingAgency:
+        return cls(
+            id=strawberry.ID(str(row.id)), name=row.name, provider_id=row.provider_id,
+            node_scope=NodeScope((row.id,)),
+        )

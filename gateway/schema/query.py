@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.caller import NodeScope
+from gateway.catalog import MembershipStatus
 from gateway.resolvers import access_log as resolve_log
 from gateway.resolvers import organizations as resolve_orgs
 from gateway.resolvers import users as resolve_users
 from gateway.schema.access_log import AccessDecision
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
+from gateway.schema.export import MemberExport, export_members
 from gateway.schema.organizations import BillingAgency, Info, Organization, page_of
 from gateway.schema.pagination import Connection, connection
 from gateway.schema.users import User
@@ -53,6 +54,18 @@ class Query:
     async def access_decision(self, info: Info, decision_id: str) -> AccessDecision | None:
         return AccessDecision.from_row(*await resolve_log.decision(info.context, decision_id))
 
+    @strawberry.field(
+        description="R12: the organization's member list as CSV (admins and office managers). "
+        "A read, so a query; `status` defaults to the active members."
+    )
+    async def export_members(
+        self,
+        info: Info,
+        organization_id: strawberry.ID,
+        status: list[MembershipStatus] | None = None,
+    ) -> MemberExport | None:
+        return await export_members(info, organization_id, status)
+
     @strawberry.field(description="Registered billing agencies an organization may invite")
     async def billing_agencies(
         self, info: Info, first: int | None = None, after: str | None = None
@@ -62,10 +75,5 @@ class Query:
         return connection(
             rows,
             page,
-            lambda r: BillingAgency(
-                id=strawberry.ID(str(r.id)),
-                name=r.name,
-                provider_id=r.provider_id,
-                node_scope=NodeScope((r.id,)),
-            ),
+            BillingAgency.from_row,
         )

@@ -122,6 +122,7 @@ def _check_organizations(checker: Checker) -> None:
         path = ("organizations", position)
         checker.organizations.setdefault(org.name, org)
         checker.once_each(org.tax_ids, "TIN", *path, "taxIds")
+        checker.once_each(org.registered_tax_ids, "TIN", *path, "registeredTaxIds")
         checker.once_each(
             [p.npi for p in org.providers], "NPI", *path, "providers", attribute="npi"
         )

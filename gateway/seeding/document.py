@@ -147,6 +147,9 @@ class OrganizationSeed(SeedModel):
     provider_id: Annotated[str, length(1, 32)]
     npi: Npi | None = None
     tax_ids: list[Tin] = Field(default_factory=list)
+    # R10: TINs the plan has on file for the organization but not on its account (taxIds are
+    # registered too).
+    registered_tax_ids: list[Tin] = Field(default_factory=list)
     status: OrgStatus = OrganizationStatus.ACTIVE
     correspondence_address: AddressSeed | None = None
     eft_account: EftAccountSeed | None = None

@@ -28,6 +28,7 @@ from gateway.models import (
     PayerRole,
     Provider,
     ProviderAssignment,
+    RegisteredTin,
     TaxId,
     User,
     utcnow,
@@ -43,6 +44,7 @@ from gateway.seeding.rows import (
     organization_row,
     payer_role_rows,
     provider_rows,
+    registered_tin_rows,
     tax_id_rows,
     user_row,
 )
@@ -205,6 +207,7 @@ async def _insert_organizations(
     ):
         keys.organizations[name] = org_id
     await _insert(session, TaxId, tax_id_rows(orgs, keys.organizations))
+    await _insert(session, RegisteredTin, registered_tin_rows(orgs, keys.organizations))
     await _insert(session, EftAccount, eft_rows(orgs, keys.organizations, now))
     names = {org_id: name for name, org_id in keys.organizations.items()}
     providers = provider_rows(orgs, keys.organizations)

@@ -33,6 +33,15 @@ def tax_id_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int]) -> lis
     return [{"organization_id": ids[o.name], "tin": tin} for o in orgs for tin in o.tax_ids]
 
 
+def registered_tin_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int]) -> list[Row]:
+    """R10: the TINs on an account are registered to it, and so are its ``registeredTaxIds``."""
+    return [
+        {"organization_id": ids[o.name], "tin": tin}
+        for o in orgs
+        for tin in dict.fromkeys([*o.tax_ids, *o.registered_tax_ids])
+    ]
+
+
 def eft_rows(orgs: Sequence[OrganizationSeed], ids: Mapping[str, int], now: datetime) -> list[Row]:
     return [
         {

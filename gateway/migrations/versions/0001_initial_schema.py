@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:35:56.708607
+Create Date: 2026-11-23 19:43:51.145344
 
 """
 
@@ -154,6 +154,48 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("organization_id", name=op.f("pk_eft_accounts")),
     )
     op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("email_normalized", sa.String(length=254), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("invited_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("resent_count", sa.Integer(), nullable=False),
+        sa.Column("accepted_by_id", sa.Integer(), nullable=True),
+        sa.Column("accepted_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["accepted_by_id"], ["users.id"], name=op.f("fk_invitations_accepted_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by_id"], ["users.id"], name=op.f("fk_invitations_invited_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_invitations_organization_id_organizations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
+    )
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_invitations_organization_id_id", ["organization_id", "id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_invitations_pending_email",
+            ["organization_id", "email_normalized"],
+            unique=True,
+            sqlite_where=sa.text("status = 'PENDING'"),
+            postgresql_where=sa.text("status = 'PENDING'"),
+        )
+
+    op.create_table(
         "memberships",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -185,6 +227,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_memberships_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "outbox_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("recipient", sa.String(length=1000), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_outbox_messages_organization_id_organizations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
+    )
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_messages_due", ["status", "next_attempt_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_outbox_messages_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
         "payer_roles",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
@@ -214,6 +286,21 @@ def upgrade() -> None:
             batch_op.f("ix_providers_organization_id"), ["organization_id"], unique=False
         )
 
+    op.create_table(
+        "registered_tins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("tin", sa.String(length=9), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_registered_tins_organization_id_organizations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registered_tins")),
+        sa.UniqueConstraint(
+            "organization_id", "tin", name=op.f("uq_registered_tins_organization_id")
+        ),
+    )
     op.create_table(
         "tax_ids",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -330,6 +417,10 @@ def _make_append_only(table: str) -> None:
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION access_log_append_only()"
         )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only()"
+        )
         return
     for event in ("UPDATE", "DELETE"):
         op.execute(
@@ -343,6 +434,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION access_log_append_only()")
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table("provider_assignments")
@@ -357,16 +449,31 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tax_ids_organization_id"))
 
     op.drop_table("tax_ids")
+    op.drop_table("registered_tins")
     with op.batch_alter_table("providers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_providers_organization_id"))
 
     op.drop_table("providers")
     op.drop_table("payer_roles")
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_messages_organization_id"))
+        batch_op.drop_index("ix_outbox_messages_due")
+
+    op.drop_table("outbox_messages")
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_memberships_user_id"))
         batch_op.drop_index("ix_memberships_org_status_id")
 
     op.drop_table("memberships")
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_invitations_pending_email",
+            sqlite_where=sa.text("status = 'PENDING'"),
+            postgresql_where=sa.text("status = 'PENDING'"),
+        )
+        batch_op.drop_index("ix_invitations_organization_id_id")
+
+    op.drop_table("invitations")
     op.drop_table("eft_accounts")
     with op.batch_alter_table("agency_grants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agency_grants_agency_id"))

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from strawberry.tools import merge_types
 
+from gateway.schema.mutations.access_requests import AccessRequestMutations
+from gateway.schema.mutations.eft import EftMutations
+from gateway.schema.mutations.invitations import InvitationMutations
 from gateway.schema.mutations.members import MemberMutations
+from gateway.schema.mutations.tax_ids import TaxIdMutations
 
-Mutation = merge_types("Mutation", (MemberMutations,))
+Mutation = merge_types(
+    "Mutation",
+    (
+        MemberMutations,
+        AccessRequestMutations,
+        TaxIdMutations,
+        EftMutations,
+        InvitationMutations,
+    ),
+)

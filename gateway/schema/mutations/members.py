@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.catalog import Employment, EToolCode, RoleCode
 from gateway.domain.members import MemberAccess
+from gateway.ids import parse_input_ids
 from gateway.resolvers import members as resolve
 from gateway.schema.organizations import Info
 from gateway.schema.users import Membership
@@ -27,7 +28,7 @@ class MemberAccessInput:
             provider_ids=(
                 None
                 if self.provider_ids is None
-                else resolve.input_ids(self.provider_ids, "providerIds")
+                else parse_input_ids(self.provider_ids, "providerIds")
             ),
             employment=self.employment,
         )

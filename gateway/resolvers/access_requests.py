@@ -1,0 +1,53 @@
+"""Access-request mutations (R3): parse, open the mutation's transaction, call the domain."""
+
+from __future__ import annotations
+
+from gateway.caller import NodeScope
+from gateway.catalog import Employment
+from gateway.context import Context
+from gateway.domain import access_requests
+from gateway.domain.members import MemberAccess
+from gateway.errors import Unauthenticated
+from gateway.ids import parse_id
+from gateway.models import Membership
+
+
+def signed_in_user(context: Context) -> int:
+    """The caller's user id (the enforcement point has already refused anonymous callers)."""
+    if context.caller.user_id is None:
+        raise Unauthenticated("Authentication required")
+    return context.caller.user_id
+
+
+async def request_access(
+    context: Context, provider_id: str, tin: str, employment: Employment
+) -> Membership:
+    user_id = signed_in_user(context)
+    async with context.write_transaction() as session:
+        return await access_requests.request_access(
+            session, user_id=user_id, provider_id=provider_id, tin=tin, employment=employment
+        )
+
+
+async def approve(
+    context: Context, raw_org_id: str, raw_request_id: str, access: MemberAccess
+) -> Membership:
+    org_id = parse_id(raw_org_id, "Organization")
+    actor_id = signed_in_user(context)
+    async with context.write_transaction() as session:
+        return await access_requests.approve(
+            session,
+            actor_id=actor_id,
+            actor_roles=context.roles_for(NodeScope((org_id,))),
+            org_id=org_id,
+            request_id=parse_id(raw_request_id, "Access request"),
+            access=access,
+        )
+
+
+async def deny(context: Context, raw_org_id: str, raw_request_id: str) -> Membership:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await access_requests.deny(
+            session, org_id=org_id, request_id=parse_id(raw_request_id, "Access request")
+        )

@@ -1,0 +1,18 @@
+"""The member-list export (R12): a read, in one short session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.catalog import MembershipStatus
+from gateway.context import Context
+from gateway.domain import export
+from gateway.ids import parse_id
+
+
+async def export_members(
+    context: Context, raw_org_id: str, statuses: Sequence[MembershipStatus]
+) -> export.MemberExport:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.db.session() as session:
+        return await export.export_members(session, org_id=org_id, statuses=statuses)

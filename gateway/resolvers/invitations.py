@@ -1,0 +1,61 @@
+"""Invitations (R2): parse, open the mutation's transaction, call the domain; and the list."""
+
+from __future__ import annotations
+
+from gateway.context import Context
+from gateway.domain import invitations
+from gateway.ids import parse_id
+from gateway.loaders import PageKey
+from gateway.models import Invitation
+from gateway.pagination import PageRequest
+
+
+def _actor_id(context: Context) -> int:
+    user_id = context.caller.user_id
+    assert user_id is not None  # the policy lets only signed-in callers reach a mutation
+    return user_id
+
+
+async def invite_user(
+    context: Context, raw_org_id: str, request: invitations.InvitationRequest
+) -> Invitation:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await invitations.invite_user(
+            session,
+            org_id=org_id,
+            invited_by_id=_actor_id(context),
+            request=request,
+            settings=context.settings,
+        )
+
+
+async def resend_invitation(
+    context: Context, raw_org_id: str, raw_invitation_id: str
+) -> Invitation:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await invitations.resend_invitation(
+            session,
+            org_id=org_id,
+            invitation_id=parse_id(raw_invitation_id, "Invitation"),
+            sent_by_id=_actor_id(context),
+            settings=context.settings,
+        )
+
+
+async def revoke_invitation(
+    context: Context, raw_org_id: str, raw_invitation_id: str
+) -> Invitation:
+    org_id = parse_id(raw_org_id, "Organization")
+    async with context.write_transaction() as session:
+        return await invitations.revoke_invitation(
+            session, org_id=org_id, invitation_id=parse_id(raw_invitation_id, "Invitation")
+        )
+
+
+async def invitations_of(context: Context, org_id: int, page: PageRequest) -> list[Invitation]:
+    result: list[Invitation] = await context.loaders.invitation_page.load(
+        PageKey(org_id, page.first, page.after)
+    )
+    return result
