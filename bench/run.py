@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import database
 import promscrape
 from database import BenchDatabase
 from loadgen import LoadResult, run_load, top_failures
-from report import OFF, ON, Measurement, is_valid, problems, table, write_json
+from report import OFF, ON, Measurement, is_valid, problems, ratios, table, write_json
 from scenarios import Identities, Scenario, scenarios
 from server import GatewayServer
 from world import WorldSize, build_world
@@ -42,13 +43,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="unmeasured seconds before each measurement (default 3)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="concurrent clients (default 8)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="ON/OFF rounds, alternating which goes first (default 3); the "
+                             "ratio reported is the median over rounds")
     parser.add_argument("--skip-build", action="store_true",
                         help="reuse the existing gateway_bench database")
     parser.add_argument("--orgs", type=int, default=1000, help="organizations (default 1000)")
     parser.add_argument("--users", type=int, default=20000, help="users (default 20000)")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1:
+    if args.duration <= 0 or args.warmup < 0 or args.concurrency < 1 or args.rounds < 1:
         parser.error("--duration and --concurrency must be positive, --warmup not negative")
     try:
         WorldSize.of(args.orgs, args.users)
@@ -156,18 +160,39 @@ async def bench(args: argparse.Namespace) -> int:
         print(f"--skip-build: database {db.name} does not exist", file=sys.stderr)
         return 2
     who = await database.identities(db)
-    measurements = [m for enforce in (True, False)
-                    for m in await measure_mode(db, who, enforce, args)]
-    print()
-    print(table(measurements))
+    rounds = []
+    for number in range(args.rounds):
+        # Alternate which mode goes first, so drift on a shared machine favours neither.
+        order = (True, False) if number % 2 == 0 else (False, True)
+        rounds.append([m for enforce in order for m in await measure_mode(db, who, enforce, args)])
+        print(f"\nround {number + 1} of {args.rounds}\n{table(rounds[-1])}", flush=True)
+    measurements = [m for measured in rounds for m in measured]
+    print("\n" + median_ratios(rounds))
     for line in problems(measurements):
         print(f"PROBLEM {line}")
+    extra["median_ratios"] = _medians(rounds)
     write_json(args.output, measurements, extra)
     print(f"results: {args.output}")
     if not is_valid(measurements):
         print("INVALID RUN: some requests failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _medians(rounds: list[list[Measurement]]) -> dict[str, float | None]:
+    per_scenario: dict[str, list[float]] = {}
+    for measured in rounds:
+        for scenario, ratio in ratios(measured).items():
+            if ratio is not None:
+                per_scenario.setdefault(scenario, []).append(ratio)
+    return {s: round(statistics.median(r), 3) if r else None for s, r in per_scenario.items()}
+
+
+def median_ratios(rounds: list[list[Measurement]]) -> str:
+    return "\n".join(
+        f"median ON/OFF throughput over {len(rounds)} rounds, {scenario}: {ratio}"
+        for scenario, ratio in _medians(rounds).items()
+    )
 
 
 def main() -> int:
