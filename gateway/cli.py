@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_parser("export", help="print the log as JSON lines").set_defaults(
         command=_audit_export
     )
+
+    outbox = commands.add_parser("outbox", help="emails and letters").add_subparsers(required=True)
+    listing = outbox.add_parser("list", help="print messages (default: pending), bodies included")
+    listing.add_argument("--status", action="append", choices=["PENDING", "SENT", "FAILED"])
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(command=_outbox_list)
+    outbox.add_parser("deliver", help="one delivery pass over SMTP").set_defaults(
+        command=_outbox_deliver
+    )
     return parser
 
 
@@ -164,6 +173,43 @@ def _audit_export(_: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.db import Database
+    from gateway.outbox import OutboxStatus, describe, messages
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            statuses = [OutboxStatus(s) for s in args.status or ["PENDING"]]
+            for message in await messages(db, statuses=statuses, limit=args.limit):
+                sys.stdout.write(describe(message) + "\n")
+        finally:
+            await db.dispose()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _outbox_deliver(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.db import Database
+    from gateway.outbox import deliver_pending
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            report = await deliver_pending(db, settings)
+        finally:
+            await db.dispose()
+        print(f"outbox deliver: {report}")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except ValueError as error:  # a malformed GATEWAY_SMTP_URL
+        print(f"outbox deliver: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -118,6 +118,19 @@ async def messages(
         return (await session.scalars(statement)).all()
 
 
+def describe(message: OutboxMessage) -> str:
+    """A message as ``gateway outbox list`` prints it: the envelope, then the body."""
+    status = f"{message.status}, {message.attempts} attempt(s)"
+    if message.status == OutboxStatus.PENDING and message.attempts:
+        status += f", next {message.next_attempt_at.isoformat()}"
+    if message.last_error:
+        status += f", last error: {message.last_error}"
+    return (
+        f"#{message.id} {message.kind} {message.channel} {message.created_at.isoformat()} "
+        f"[{status}]\nTo: {message.recipient}\nSubject: {message.subject}\n\n{message.body}"
+    )
+
+
 # ---- delivery -----------------------------------------------------------------------------------
 
 
@@ -129,6 +142,11 @@ class DeliveryReport:
     retrying: int = 0  # failed this time, tried again later
     failed: int = 0  # failed for the last time: now FAILED
     smtp_configured: bool = True
+
+    def __str__(self) -> str:
+        if not self.smtp_configured:
+            return "GATEWAY_SMTP_URL is not set: emails stay pending (gateway outbox list)"
+        return f"{self.sent} sent, {self.retrying} to retry later, {self.failed} failed"
 
 
 async def deliver_pending(

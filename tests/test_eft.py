@@ -19,7 +19,8 @@ from tests.support import JSON, Api, World
 UPDATE = """mutation Eft($org: ID!, $input: EftAccountInput!) {
   updateEftAccount(organizationId: $org, input: $input) {
     id bankName routingNumber accountNumber } }"""
-READ = "query($id: ID!) { organization(id: $id) { eftAccount { id bankName routingNumber accountNumber } } }"
+READ = """query($id: ID!) { organization(id: $id) {
+  eftAccount { id bankName routingNumber accountNumber } } }"""
 
 VALID = {
     "bankName": "Canyon Credit Union",
@@ -105,7 +106,7 @@ ROUTING_NUMBERS = [
     ("0110000150", False),  # 10 digits
     ("01100001A", False),  # letters
     ("ABCDEFGHI", False),
-    ("٠١١٠٠٠٠١٥", False),  # digits, but not ASCII ones
+    ("\u0660\u0661\u0661\u0660\u0660\u0660\u0660\u0661\u0665", False),  # digits, but not ASCII ones
 ]
 
 

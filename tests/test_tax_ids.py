@@ -163,7 +163,16 @@ async def test_a_tin_already_on_the_account_is_a_conflict(api: Api, db: Database
 
 
 @pytest.mark.parametrize(
-    "tin", ["54000000", "5400000001", "54000000a", "540-00-0001", " 540000001", "٥٤٠٠٠٠٠٠١", ""]
+    "tin",
+    [
+        "54000000",
+        "5400000001",
+        "54000000a",
+        "540-00-0001",
+        " 540000001",
+        "\u0665\u0664\u0660\u0660\u0660\u0660\u0660\u0660\u0661",  # Arabic-Indic digits
+        "",
+    ],
 )
 async def test_a_tin_is_exactly_nine_digits(api: Api, db: Database, tin: str) -> None:
     org = await tin_org(db, on_account=["540000002"])

@@ -66,7 +66,7 @@ async def approve(
     access: MemberAccess,
 ) -> Membership:
     """R3: grant the requester the given access; an omitted part of it is none."""
-    organization = await session.get(Organization, org_id); assert organization
+    organization = await lock_organization(session, org_id)
     request = await _undecided(session, org_id, request_id)
     if not access.roles:
         raise violation("R3", "approve a request with at least one role")
@@ -89,7 +89,7 @@ async def approve(
 
 async def deny(session: AsyncSession, *, org_id: int, request_id: int) -> Membership:
     """R3: refuse the request; the requester may ask again."""
-    pass
+    await lock_organization(session, org_id)
     request = await _undecided(session, org_id, request_id)
     request.status = MembershipStatus.DENIED
     await session.flush()

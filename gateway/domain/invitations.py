@@ -137,9 +137,7 @@ async def resend_invitation(
 async def revoke_invitation(
     session: AsyncSession, *, org_id: int, invitation_id: int
 ) -> Invitation:
-    return await _update_pending(
-        session, org_id, invitation_id, status=InvitationStatus.REVOKED
-    )
+    return await _update_pending(session, org_id, invitation_id, status=InvitationStatus.REVOKED)
 
 
 async def accept_invitation(

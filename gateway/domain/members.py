@@ -92,7 +92,7 @@ def check_grant(
     roles: frozenset[RoleCode],
     employment: Employment,
 ) -> None:
-    """R4, R5, R6, R11: may this actor leave a member holding ``current`` with ``roles``."""
+    """R4, R5, R6, R11: may this actor change a member's roles from ``current`` to ``roles``."""
     _check_may_change(actor_roles, current, roles)
     _check_roles(organization, roles, employment)
 

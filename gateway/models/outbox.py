@@ -23,9 +23,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(1000))  # an email address or a postal address
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organizations.id"), index=True
-    )
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(code(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

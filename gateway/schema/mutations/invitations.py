@@ -30,7 +30,7 @@ class InviteUserInput:
 class InvitationMutations:
     @strawberry.mutation(
         description="Invite a colleague (provider or office staff) to register: an email with a "
-        "registration link valid 14 days. Admins and office managers (R2)."
+        "registration link, valid 14 days by default. Admins and office managers (R2)."
     )
     async def invite_user(
         self, info: Info, organization_id: strawberry.ID, input: InviteUserInput
