@@ -194,6 +194,8 @@ def named_users() -> list[UserSeed]:
         user("agencyadmin", "Greta Agency", "summitbilling", 111),
         user("biller", "Bill Biller", "summitbilling", 112),
         user("biller2", "Beth Biller", "summitbilling", 113),
+        # Registered but in no organization yet: to try requestAccess.
+        user("newcomer", "Nora Newcomer", "newcomer", 114),
         user("auditor", "Audra Itor", "healthplan"),
         user("helpdesk", "Hal Desk", "healthplan"),
         user("secofficer", "Sam Secure", "healthplan"),
