@@ -20,10 +20,14 @@ from gateway.catalog import HEALTH_PLAN_ROLES, ORGANIZATION_ROLES
 AUTHENTICATED = "AUTHENTICATED"  # every signed-in caller
 ANONYMOUS = "ANONYMOUS"  # a caller without a valid token
 SELF = "SELF"  # the caller looking at their own user or membership
-PSEUDO_ROLES = frozenset({AUTHENTICATED, ANONYMOUS, SELF})
+# R14: signed in with an expired password; held instead of every other role.
+PASSWORD_EXPIRED = "PASSWORD_EXPIRED"  # noqa: S105 - a role name, not a secret
+PSEUDO_ROLES = frozenset({AUTHENTICATED, ANONYMOUS, SELF, PASSWORD_EXPIRED})
 ALL_ROLES = ORGANIZATION_ROLES | HEALTH_PLAN_ROLES | PSEUDO_ROLES
 
-READ, READ_MASKED, WRITE = "read", "read_masked", "write"
+READ, READ_MASKED, WRITE, LOGIN = "read", "read_masked", "write", "login"
+# A1: mutations that open, renew or end a session are logged with action "login".
+SESSION_MUTATIONS = frozenset({"login", "refreshToken", "logout"})
 ORG_DOMAIN, PLAN_DOMAIN = "org/*", "plan"
 
 
@@ -64,8 +68,15 @@ def _ask(enforcer: casbin.Enforcer, role: str, obj: str, act: str) -> tuple[bool
 
 
 def field_actions(fields: Iterable[tuple[str, str, bool]]) -> list[tuple[str, str, str]]:
-    """(type, field, action) the policy is asked about: mutations write, the rest is read."""
-    return [(t, f, WRITE if t == "Mutation" else READ) for t, f, _ in fields]
+    """(type, field, action) the policy is asked about: mutations write (sessions: login), the
+    rest is read."""
+    return [(t, f, _action(t, f)) for t, f, _ in fields]
+
+
+def _action(type_name: str, field: str) -> str:
+    if type_name != "Mutation":
+        return READ
+    return LOGIN if field in SESSION_MUTATIONS else WRITE
 
 
 class PolicyTable:

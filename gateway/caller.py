@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gateway.authorization import ANONYMOUS, AUTHENTICATED, SELF
+from gateway.authorization import ANONYMOUS, AUTHENTICATED, PASSWORD_EXPIRED, SELF
 from gateway.catalog import RoleCode
 
 # V4: these roles see every provider of the organization; the others only their assignments.
@@ -41,9 +41,15 @@ class Caller:
     plan_roles: frozenset[str] = frozenset()
     org_roles: dict[int, frozenset[str]] = field(default_factory=dict)
     provider_scope: dict[int, frozenset[int] | None] = field(default_factory=dict)
+    # R14: signed in with an expired password; may only change it or sign out (the policy
+    # grants the PASSWORD_EXPIRED role nothing else, and the caller holds no other role).
+    password_expired: bool = False
     _base_roles: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.password_expired:
+            self._base_roles = frozenset({PASSWORD_EXPIRED})
+            return
         base = {AUTHENTICATED} if self.user_id is not None else {ANONYMOUS}
         self._base_roles = frozenset(base | self.plan_roles)
 
@@ -61,6 +67,8 @@ class Caller:
         return None if self.sees_every_organization else frozenset(self.org_roles)
 
     def roles_for(self, scope: NodeScope) -> frozenset[str]:
+        if self.password_expired:
+            return self._base_roles
         roles = set(self._base_roles)
         for org_id in scope.org_ids:
             roles |= self.org_roles.get(org_id, frozenset())

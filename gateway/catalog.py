@@ -45,6 +45,7 @@ class Employment(StrEnum):
 class GrantStatus(StrEnum):
     REQUESTED = "REQUESTED"
     ACTIVE = "ACTIVE"
+    DECLINED = "DECLINED"  # R11: the agency's admin said no (REVOKED: the client said no)
     REVOKED = "REVOKED"
 
 

@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     outbox.add_parser("deliver", help="one delivery pass over SMTP").set_defaults(
         command=_outbox_deliver
     )
+    reviews = commands.add_parser("reviews", help="access reviews").add_subparsers(required=True)
+    reviews.add_parser(
+        "enforce", help="R15: expire overdue access reviews (one pass, for a scheduler)"
+    ).set_defaults(command=_reviews_enforce)
     return parser
 
 
@@ -113,12 +117,23 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.identity import mint_token
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.identity import current_version, mint_token
 
     if not settings.is_development:
         print("gateway token: refused outside development (GATEWAY_ENV)", file=sys.stderr)
         return 2
-    print(mint_token(settings, args.username))
+    # The token names the user's current token version, so signing out revokes it too (R14).
+    try:
+        version = asyncio.run(current_version(settings, args.username))
+    except SQLAlchemyError:
+        print("gateway token: cannot read the users (run `gateway migrate`?)", file=sys.stderr)
+        return 1
+    if version is None:
+        print(f"gateway token: no user {args.username!r} in the database", file=sys.stderr)
+        return 1
+    print(mint_token(settings, args.username, version=version))
     return 0
 
 
@@ -210,6 +225,24 @@ def _outbox_deliver(_: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:  # a malformed GATEWAY_SMTP_URL
         print(f"outbox deliver: {error}", file=sys.stderr)
         return 2
+
+
+def _reviews_enforce(_: argparse.Namespace, settings: Settings) -> int:
+    from gateway.db import Database
+    from gateway.domain.review_deadlines import enforce_overdue_reviews
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            expired = await enforce_overdue_reviews(db, settings)
+        finally:
+            await db.dispose()
+        for review in expired:
+            print(f"reviews enforce: {review}")
+        print(f"reviews enforce: {len(expired)} overdue review(s) expired")
+        return 0
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from gateway.errors import Forbidden, Unauthenticated
 from gateway.ids import as_id
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
+MUST_CHANGE = "R14: your password has expired; change it (changePassword) or sign out (logout)"
 
 
 class Enforcement(SchemaExtension):
@@ -93,6 +94,8 @@ def _introspection(
 def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exception:
     if not context.caller.is_authenticated:
         return Unauthenticated("Authentication required", decisionId=decision_id)
+    if context.caller.password_expired:
+        return Forbidden(MUST_CHANGE, decisionId=decision_id, rule="R14")
     verb = "call" if decided.type_name == "Mutation" else "read"
     return Forbidden(
         f"Not allowed to {verb} {decided.type_name}.{decided.field}", decisionId=decision_id

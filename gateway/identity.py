@@ -1,18 +1,33 @@
 """Who is calling: bearer tokens and the caller's roles and scope, read from the database.
 
 Roles and scope are loaded on every request and never taken from the token, so a removal
-takes effect on the member's very next request (R8).
+takes effect on the member's very next request (R8). A token also names the user's
+``token_version`` (claim ``ver``): signing out, changing the password and a lockout bump the
+version, so every token issued before stops working at once (R14). The version is checked in
+the same single statement that loads the caller.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import CompoundSelect, Integer, String, and_, cast, literal, null, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from gateway.caller import ANONYMOUS_CALLER, Caller
 from gateway.catalog import GrantStatus, MembershipStatus, RoleCode, UserStatus
@@ -30,64 +45,166 @@ from gateway.models import (
 from gateway.settings import Settings
 
 ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "ver"]
 SIGNED_IN_STATUSES = (UserStatus.ACTIVE,)
+MAX_SUBJECT = 64  # a username's longest; a longer subject is logged cut to this
+# A1: why a token was refused, as the access log says it (never the token itself).
+REFUSALS: dict[type[jwt.PyJWTError], str] = {
+    jwt.InvalidAlgorithmError: "algorithm not allowed",
+    jwt.InvalidSignatureError: "bad signature",
+    jwt.MissingRequiredClaimError: "missing claim",
+    jwt.ImmatureSignatureError: "not yet valid",
+}
+REVOKED = "revoked (signed out, password changed or account locked) or account not active"
 
 
-def mint_token(settings: Settings, username: str, *, ttl: timedelta | None = None) -> str:
-    """A development bearer token for ``username`` (``gateway token``)."""
-    now = datetime.now(UTC)
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """What a request's ``Authorization`` header presented."""
+
+    subject: str | None  # the claimed username; None unless the signature verified
+    version: int | None = None  # the ``ver`` claim
+    refusal: str | None = None  # why the token may not be used (A1: logged), None if it may
+
+
+def mint_token(
+    settings: Settings,
+    username: str,
+    *,
+    version: int = 0,
+    ttl: timedelta | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A bearer token for ``username`` whose ``token_version`` is ``version`` (0 until their
+    first sign-out, password change or lockout). ``gateway token`` and sign-in mint with this."""
+    issued = now or datetime.now(UTC)
     claims = {
         "sub": username,
-        "iat": now,
-        "exp": now + (ttl or timedelta(seconds=settings.dev_token_ttl_seconds)),
+        "ver": version,
+        "iat": issued,
+        "exp": issued + (ttl or timedelta(seconds=settings.dev_token_ttl_seconds)),
     }
     return jwt.encode(claims, settings.signing_secret, algorithm=ALGORITHM)
 
 
-def username_from(authorization: str | None, settings: Settings) -> str | None:
-    """The token's subject, or None for a missing, malformed, expired or forged token."""
+async def current_version(settings: Settings, username: str) -> int | None:
+    """The user's token version, to mint a development token that sign-out also revokes."""
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            version: int | None = await session.scalar(
+                select(User.token_version).where(User.username == username)
+            )
+    finally:
+        await db.dispose()
+    return version
+
+
+def access_token(
+    settings: Settings, username: str, version: int, now: datetime
+) -> tuple[str, datetime]:
+    """A signed-in session's access token and its expiry: it lives as long as a session may
+    stay idle (R14, HIPAA automatic logoff)."""
+    ttl = timedelta(minutes=settings.session_idle_minutes)
+    issued = now.replace(microsecond=0)  # JWT times are whole seconds: expiresAt is exp
+    return mint_token(settings, username, version=version, ttl=ttl, now=issued), issued + ttl
+
+
+def read_bearer(authorization: str | None, settings: Settings) -> Bearer | None:
+    """The bearer token's claims, or why it is refused; None without a bearer token."""
     if not authorization or not authorization.lower().startswith("bearer "):
         return None
     token = authorization[7:].strip()
     try:
-        claims = jwt.decode(
-            token,
-            settings.signing_secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp"]},
-            leeway=30,
-        )
+        claims = _decode(token, settings)
+    except jwt.ExpiredSignatureError:
+        return Bearer(_subject_of_expired(token, settings), refusal="expired")
+    except jwt.PyJWTError as error:
+        return Bearer(None, refusal=REFUSALS.get(type(error), "malformed"))
+    subject, version = claims.get("sub"), claims.get("ver")
+    if not isinstance(subject, str) or type(version) is not int:
+        return Bearer(None, refusal="malformed claims")
+    return Bearer(subject, version)
+
+
+def _decode(token: str, settings: Settings, *, verify_exp: bool = True) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        settings.signing_secret,
+        algorithms=[ALGORITHM],  # never "none", never a key-confusion algorithm
+        options={"require": REQUIRED_CLAIMS, "verify_exp": verify_exp},
+        leeway=30,
+    )
+    return claims
+
+
+def _subject_of_expired(token: str, settings: Settings) -> str | None:
+    """Whose expired token it was: the signature still verifies, so the subject is ours."""
+    try:
+        subject = _decode(token, settings, verify_exp=False).get("sub")
     except jwt.PyJWTError:
         return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    return subject[:MAX_SUBJECT] if isinstance(subject, str) else None
 
 
-async def load_caller(db: Database, username: str | None) -> Caller:
-    """The caller's identity, roles per organization and provider scope, in one statement."""
-    if username is None:
+def token_refusal(bearer: Bearer | None, caller: Caller) -> Bearer | None:
+    """The presented token if it was refused, with why (A1: the refusal is logged)."""
+    if bearer is None or caller.is_authenticated:
+        return None
+    if bearer.refusal is None:  # well signed, but the database knows no such signed-in user
+        return replace(bearer, subject=(bearer.subject or "")[:MAX_SUBJECT], refusal=REVOKED)
+    return bearer
+
+
+def password_expired(changed_at: datetime | None, settings: Settings, now: datetime) -> bool:
+    """R14: a password older than ``password_max_age_days`` must be changed."""
+    return changed_at is not None and changed_at < _expiry_cutoff(settings, now)
+
+
+def _expiry_cutoff(settings: Settings, now: datetime) -> datetime:
+    return now - timedelta(days=settings.password_max_age_days)
+
+
+async def load_caller(
+    db: Database, bearer: Bearer | None, settings: Settings, now: datetime | None = None
+) -> Caller:
+    """The caller's identity, roles per organization and provider scope, in one statement.
+
+    Anonymous unless the token names an ACTIVE user at their current token version."""
+    if bearer is None or bearer.refusal is not None or bearer.subject is None:
         return ANONYMOUS_CALLER
+    assert bearer.version is not None  # read_bearer refuses a token without one
+    cutoff = _expiry_cutoff(settings, now or datetime.now(UTC))
     async with db.session() as session:
-        rows = (await session.execute(_caller_statement(username))).all()
-    users = [(number, text) for kind, number, text, _ in rows if kind == "user"]
+        statement = _caller_statement(bearer.subject, bearer.version, cutoff)
+        rows = (await session.execute(statement)).all()
+    users = [(number, text, expired) for kind, number, text, expired in rows if kind == "user"]
     if not users:
         return ANONYMOUS_CALLER
-    return _caller(users[0], rows)
+    user_id, username, expired = users[0]
+    if expired:  # R14: nothing but changePassword and logout until the password is changed
+        return Caller(user_id=user_id, username=username, password_expired=True)
+    return _caller((user_id, username), rows)
 
 
-def _caller_statement(username: str) -> CompoundSelect[Any]:
-    """(kind, number, text, provider id) rows: the user, their roles per organization, their
-    provider assignments, the client organizations of their ACTIVE agency grants, and their
-    health-plan roles."""
+def _caller_statement(username: str, version: int, cutoff: datetime) -> CompoundSelect[Any]:
+    """(kind, number, text, provider id) rows: the user (with 1 in the last column if their
+    password expired), their roles per organization, their provider assignments, the client
+    organizations of their ACTIVE agency grants, and their health-plan roles."""
     user_id = (
         select(User.id)
-        .where(User.username == username, User.status.in_(SIGNED_IN_STATUSES))
+        .where(
+            User.username == username,
+            User.status.in_(SIGNED_IN_STATUSES),
+            User.token_version == version,  # R14: a bumped version revokes the token
+        )
         .scalar_subquery()
     )
     active = and_(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
     no_number, no_text = cast(null(), Integer), cast(null(), String)
+    expired = case((User.password_changed_at < cutoff, 1), else_=0)
     return union_all(
-        select(literal("user"), User.id, User.username, no_number).where(User.id == user_id),
+        select(literal("user"), User.id, User.username, expired).where(User.id == user_id),
         select(literal("role"), Membership.organization_id, MembershipRole.role, no_number)
         .join(MembershipRole, MembershipRole.membership_id == Membership.id)
         .where(active),

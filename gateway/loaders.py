@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -19,7 +20,10 @@ from sqlalchemy.orm import aliased
 from gateway.caller import Caller
 from gateway.catalog import MembershipStatus, RoleCode
 from gateway.db import Database
+from gateway.domain.reviews import ReviewStatus
 from gateway.models import (
+    AccessReview,
+    AccessReviewItem,
     AgencyGrant,
     AgencyGrantProvider,
     AgencyGrantStaff,
@@ -81,6 +85,9 @@ class Loaders:
         self.grant_providers = _loader(self._grant_providers)
         self.grant_staff = _loader(self._grant_staff)
         self.memberships_of_user = _loader(self._memberships_of_users)
+        self.open_review = _loader(self._open_reviews)
+        self.last_reviewed_at = _loader(self._last_reviewed_at)
+        self.review_items = _loader(self._review_items)
 
     async def _all(self, statement: Executable) -> Sequence[Any]:
         async with self.db.session() as session:
@@ -273,6 +280,41 @@ class Loaders:
             .order_by(Membership.id)
         )
         return await self._grouped(user_ids, statement, lambda r: r[0].user_id)
+
+    async def _open_reviews(self, org_ids: list[int]) -> list[AccessReview | None]:
+        """R12: each organization's open access review, if any."""
+        statement = select(AccessReview).where(
+            AccessReview.organization_id.in_(org_ids), AccessReview.status == ReviewStatus.OPEN
+        )
+        found = {row[0].organization_id: row[0] for row in await self._all(statement)}
+        return [found.get(o) for o in org_ids]
+
+    async def _last_reviewed_at(self, org_ids: list[int]) -> list[datetime | None]:
+        """R12: when each organization last completed an access review."""
+        statement = (
+            select(AccessReview.organization_id, func.max(AccessReview.completed_at))
+            .where(
+                AccessReview.organization_id.in_(org_ids),
+                AccessReview.status == ReviewStatus.COMPLETED,
+            )
+            .group_by(AccessReview.organization_id)
+        )
+        found = {org_id: at for org_id, at in await self._all(statement)}
+        return [found.get(o) for o in org_ids]
+
+    async def _review_items(
+        self, review_ids: list[int]
+    ) -> list[list[tuple[AccessReviewItem, Membership]]]:
+        """R12: each review's items with their memberships, in membership order."""
+        statement = (
+            select(AccessReviewItem, Membership)
+            .join(Membership, Membership.id == AccessReviewItem.membership_id)
+            .where(AccessReviewItem.review_id.in_(review_ids))
+            .order_by(AccessReviewItem.membership_id)
+        )
+        return await self._grouped(
+            review_ids, statement, lambda r: r[0].review_id, lambda r: (r[0], r[1])
+        )
 
     def _membership_scope(self) -> ColumnElement[bool]:
         if self.caller.sees_every_organization:

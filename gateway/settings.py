@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,20 @@ class Settings(BaseSettings):
     # R2: invitations to register.
     invitation_ttl_days: int = 14
     registration_url: str = "http://localhost:8000/register"  # the invitation link's page
+    # R14: passwords, lockout and sessions (gateway.passwords, gateway.domain.sign_in).
+    password_min_length: int = 12
+    password_max_age_days: int = 45  # then sign-in only allows changePassword and logout
+    max_failed_logins: int = 5  # then LOCKED until an admin or the help desk unlocks it
+    session_idle_minutes: int = 15  # HIPAA automatic logoff: access-token life, refresh idle window
+    session_max_hours: int = 12  # a refresh-token family ends this long after sign-in, used or not
+    # R13: password recovery by email.
+    password_recovery_ttl_minutes: int = 60
+    recovery_url: str = "http://localhost:8000/recover-password"  # the email link's page
+    # R12, R15: access reviews and dormant accounts.
+    review_interval_days: int = 90  # an organization without a completed review since is overdue
+    review_response_days: int = 30  # a review's deadline, counted from its start
+    review_unanswered_action: Literal["remove", "keep"] = "remove"  # R15: past the deadline
+    dormant_after_days: int = 90  # a member without a login for this long is dormant
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

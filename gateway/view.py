@@ -13,13 +13,13 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway import metrics
+from gateway import account_events, metrics
 from gateway.access_log import AccessLogBuffer
 from gateway.caller import ANONYMOUS_CALLER
 from gateway.context import Context
 from gateway.db import statement_count
 from gateway.errors import ErrorCode, Unavailable
-from gateway.identity import load_caller, username_from
+from gateway.identity import load_caller, read_bearer, token_refusal
 from gateway.loaders import Loaders
 from gateway.models import utcnow
 from gateway.runtime import Runtime
@@ -42,13 +42,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         runtime = self.runtime
         statements = [0]
         statement_count.set(statements)  # this request's task and its loaders' tasks
-        username = username_from(request.headers.get("authorization"), runtime.settings)
+        bearer = read_bearer(request.headers.get("authorization"), runtime.settings)
         available = True
         try:
-            caller = await load_caller(runtime.db, username)
+            caller = await load_caller(runtime.db, bearer, runtime.settings)
         except Exception:  # without the caller's roles nothing may be answered
             runtime.log_failure("loading the caller failed", "-")
             caller, available = ANONYMOUS_CALLER, False
+        # A1: a refused token leaves the caller anonymous, and the log says whose and why.
+        refused = token_refusal(bearer, caller) if available else None
         request_id = uuid.uuid4().hex
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
@@ -63,7 +65,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 request_id=request_id,
                 at=utcnow(),
                 user_id=caller.user_id,
-                username=caller.username,
+                username=caller.username or (refused.subject if refused else None),
                 client_address=runtime.client_address(request),
             ),
             request_id=request_id,
@@ -71,6 +73,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             available=available,
         )
         context.loaders = Loaders(runtime.db, caller, context.roster_org_ids)
+        if refused is not None:
+            account_events.record(
+                context.access_log, account_events.TOKEN_REFUSED, None, detail=refused.refusal
+            )
         return context
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:

@@ -67,17 +67,13 @@ async def make_org(
             await session.execute(
                 insert(TaxId), [{"organization_id": org_id, "tin": tin} for tin in tins]
             )
-        org.providers = list(
-            (
-                await session.execute(
-                    insert(Provider).returning(Provider.id),
-                    [
-                        {"organization_id": org_id, "npi": f"{n:05}{i:05}", "name": f"Dr. F{n}-{i}"}
-                        for i in range(providers)
-                    ],
-                )
-            ).scalars()
-        )
+        rows = [
+            {"organization_id": org_id, "npi": f"{n:05}{i:05}", "name": f"Dr. F{n}-{i}"}
+            for i in range(providers)
+        ]
+        if rows:  # providers=0: e.g. a billing agency
+            result = await session.execute(insert(Provider).returning(Provider.id), rows)
+            org.providers = list(result.scalars())
         for role, count in (members or {"ACCOUNT_ADMIN": 1}).items():
             for i in range(1, count + 1):
                 await _member(session, org, f"f{n}-{role.lower()}-{i}", role, employment)

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
+from tests.support import World
 
 POLICY = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
 
@@ -22,10 +23,15 @@ def fresh_settings() -> Iterator[None]:
 
 
 def test_token_prints_only_a_token_for_the_user(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    world: World,
 ) -> None:
     monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
     monkeypatch.setenv("GATEWAY_ENV", "development")
+    # The token carries the user's current token version, read from the database (R14).
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
     assert main(["token", "admin"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1

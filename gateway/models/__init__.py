@@ -11,15 +11,19 @@ from gateway.models.accounts import (
 )
 from gateway.models.agencies import AgencyGrant, AgencyGrantProvider, AgencyGrantStaff
 from gateway.models.base import Base, utcnow
+from gateway.models.credentials import PasswordRecovery, RefreshToken
 from gateway.models.invitations import Invitation
 from gateway.models.organizations import EftAccount, Organization, Provider, TaxId
 from gateway.models.outbox import OutboxMessage
 from gateway.models.registry import RegisteredTin
+from gateway.models.reviews import AccessReview, AccessReviewItem
 
 __all__ = [
     "AccessLogEntry",
     "AccessLogHead",
     "AccessLogRequest",
+    "AccessReview",
+    "AccessReviewItem",
     "AgencyGrant",
     "AgencyGrantProvider",
     "AgencyGrantStaff",
@@ -31,9 +35,11 @@ __all__ = [
     "MembershipRole",
     "Organization",
     "OutboxMessage",
+    "PasswordRecovery",
     "PayerRole",
     "Provider",
     "ProviderAssignment",
+    "RefreshToken",
     "RegisteredTin",
     "TaxId",
     "User",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -13,11 +14,13 @@ from gateway.context import Context
 from gateway.pagination import PageRequest
 from gateway.resolvers import invitations as resolve_invitations
 from gateway.resolvers import organizations as resolve
+from gateway.resolvers import reviews as resolve_reviews
 from gateway.schema.pagination import Connection, connection
 
 if TYPE_CHECKING:
     from gateway.schema.agencies import AgencyGrant
     from gateway.schema.invitations import Invitation
+    from gateway.schema.reviews import AccessReview
     from gateway.schema.users import Membership
 
 MembershipStatusEnum = strawberry.enum(MembershipStatus, name="MembershipStatus")
@@ -209,6 +212,26 @@ class Organization:
         page = page_of(info, first, after)
         rows = await resolve_invitations.invitations_of(info.context, self.row.id, page)
         return connection(rows, page, Invitation.from_row)
+
+    @strawberry.field(
+        description="R12: no access review completed within the review interval, or the open "
+        "review is past its deadline"
+    )
+    async def review_overdue(self, info: Info) -> bool | None:
+        return await resolve_reviews.review_overdue(info.context, self.row)
+
+    @strawberry.field(description="R12: when the last access review was completed")
+    async def last_reviewed_at(self, info: Info) -> datetime | None:
+        return await resolve_reviews.last_reviewed_at(info.context, self.row.id)
+
+    @strawberry.field(description="R12: the open access review, if any")
+    async def access_review(
+        self, info: Info
+    ) -> Annotated[AccessReview, strawberry.lazy("gateway.schema.reviews")] | None:
+        from gateway.schema.reviews import AccessReview
+
+        row = await resolve_reviews.open_review(info.context, self.row.id)
+        return None if row is None else AccessReview.from_row(row)
 
 
 @strawberry.type

@@ -9,6 +9,7 @@ import strawberry
 from gateway import models
 from gateway.caller import NodeScope
 from gateway.catalog import Employment, MembershipStatus, UserStatus
+from gateway.resolvers import reviews as resolve_reviews
 from gateway.resolvers import users as resolve
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
 from gateway.schema.organizations import Info, Organization, Provider
@@ -103,3 +104,7 @@ class Membership:
     async def providers(self, info: Info) -> list[Provider] | None:
         rows = await resolve.assigned_providers(info.context, self.row.id)
         return [Provider.from_row(r, self.node_scope) for r in rows]
+
+    @strawberry.field(description="R12: no login for the dormancy period (counted from joining)")
+    async def dormant(self, info: Info) -> bool | None:
+        return await resolve_reviews.dormant(info.context, self.row)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:43:51.145344
+Create Date: 2026-11-23 20:09:40.280640
 
 """
 
@@ -112,6 +112,45 @@ def upgrade() -> None:
             "ix_access_log_object", ["object_type", "object_id", "field", "seq"], unique=False
         )
         batch_op.create_index("ix_access_log_org", ["organization_id", "seq"], unique=False)
+
+    op.create_table(
+        "access_reviews",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("started_by_id", sa.Integer(), nullable=True),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("deadline", UTCDateTime(), nullable=False),
+        sa.Column("completed_by_id", sa.Integer(), nullable=True),
+        sa.Column("completed_at", UTCDateTime(), nullable=True),
+        sa.Column("expired_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["completed_by_id"], ["users.id"], name=op.f("fk_access_reviews_completed_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_access_reviews_organization_id_organizations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["started_by_id"], ["users.id"], name=op.f("fk_access_reviews_started_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_reviews")),
+    )
+    with op.batch_alter_table("access_reviews", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_access_reviews_organization_status", ["organization_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ix_access_reviews_status_deadline", ["status", "deadline"], unique=False
+        )
+        batch_op.create_index(
+            "uq_access_reviews_open",
+            ["organization_id"],
+            unique=True,
+            sqlite_where=sa.text("status = 'OPEN'"),
+            postgresql_where=sa.text("status = 'OPEN'"),
+        )
 
     op.create_table(
         "agency_grants",
@@ -257,6 +296,25 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "password_recoveries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("used_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_password_recoveries_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_recoveries")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_password_recoveries_token_hash")),
+    )
+    with op.batch_alter_table("password_recoveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_password_recoveries_user_id"), ["user_id"], unique=False
+        )
+
+    op.create_table(
         "payer_roles",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
@@ -285,6 +343,28 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_providers_organization_id"), ["organization_id"], unique=False
         )
+
+    op.create_table(
+        "refresh_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("family", sa.String(length=32), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("token_version", sa.Integer(), nullable=False),
+        sa.Column("issued_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("session_expires_at", UTCDateTime(), nullable=False),
+        sa.Column("rotated_at", UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_refresh_tokens_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
+    )
+    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_refresh_tokens_family"), ["family"], unique=False)
+        batch_op.create_index(batch_op.f("ix_refresh_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "registered_tins",
@@ -317,6 +397,38 @@ def upgrade() -> None:
     with op.batch_alter_table("tax_ids", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_tax_ids_organization_id"), ["organization_id"], unique=False
+        )
+
+    op.create_table(
+        "access_review_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("review_id", sa.Integer(), nullable=False),
+        sa.Column("membership_id", sa.Integer(), nullable=False),
+        sa.Column("snapshot", sa.Text(), nullable=False),
+        sa.Column("decision", sa.String(length=32), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"], ["users.id"], name=op.f("fk_access_review_items_decided_by_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["membership_id"],
+            ["memberships.id"],
+            name=op.f("fk_access_review_items_membership_id_memberships"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["review_id"],
+            ["access_reviews.id"],
+            name=op.f("fk_access_review_items_review_id_access_reviews"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_review_items")),
+        sa.UniqueConstraint(
+            "review_id", "membership_id", name=op.f("uq_access_review_items_review_id")
+        ),
+    )
+    with op.batch_alter_table("access_review_items", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_access_review_items_membership_id"), ["membership_id"], unique=False
         )
 
     op.create_table(
@@ -445,16 +557,29 @@ def downgrade() -> None:
 
     op.drop_table("agency_grant_staff")
     op.drop_table("agency_grant_providers")
+    with op.batch_alter_table("access_review_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_review_items_membership_id"))
+
+    op.drop_table("access_review_items")
     with op.batch_alter_table("tax_ids", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tax_ids_organization_id"))
 
     op.drop_table("tax_ids")
     op.drop_table("registered_tins")
+    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refresh_tokens_user_id"))
+        batch_op.drop_index(batch_op.f("ix_refresh_tokens_family"))
+
+    op.drop_table("refresh_tokens")
     with op.batch_alter_table("providers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_providers_organization_id"))
 
     op.drop_table("providers")
     op.drop_table("payer_roles")
+    with op.batch_alter_table("password_recoveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_password_recoveries_user_id"))
+
+    op.drop_table("password_recoveries")
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_messages_organization_id"))
         batch_op.drop_index("ix_outbox_messages_due")
@@ -479,6 +604,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_agency_grants_agency_id"))
 
     op.drop_table("agency_grants")
+    with op.batch_alter_table("access_reviews", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_access_reviews_open",
+            sqlite_where=sa.text("status = 'OPEN'"),
+            postgresql_where=sa.text("status = 'OPEN'"),
+        )
+        batch_op.drop_index("ix_access_reviews_status_deadline")
+        batch_op.drop_index("ix_access_reviews_organization_status")
+
+    op.drop_table("access_reviews")
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         batch_op.drop_index("ix_access_log_org")
         batch_op.drop_index("ix_access_log_object")

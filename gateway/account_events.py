@@ -1,0 +1,75 @@
+"""Account events in the access log (A1): sign-ins, lockouts, sessions, passwords, refused tokens.
+
+Every event is declared once below and recorded through ``record``: an entry of type
+``Account`` in the request's access-log buffer, next to the enforcement point's entry for the
+mutation itself, so it is written (and hash-chained) with the request's other entries. The
+entry names the user by id (the request's own columns add when, who and from which address);
+the field is the event, the decision says whether it succeeded and the rule says why. An entry
+never holds a password, a token or what was typed as a username.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from gateway.access_log import AccessLogBuffer, FieldDecision
+from gateway.authorization import LOGIN, WRITE, Decision, Verdict
+
+EVENT_TYPE = "Account"
+ALLOW, DENY = Decision.ALLOW, Decision.DENY
+
+
+class AccountEvent(NamedTuple):
+    field: str
+    action: str
+    decision: Decision
+    rule: str
+
+
+SIGNED_IN = AccountEvent("signIn", LOGIN, ALLOW, "R14: password verified")
+SIGNED_IN_PASSWORD_EXPIRED = AccountEvent(
+    "signIn", LOGIN, ALLOW, "R14: password verified but expired: only changePassword and logout"
+)
+SIGN_IN_FAILED = AccountEvent("signIn", LOGIN, DENY, "R14: unknown username or wrong password")
+SIGN_IN_LOCKED = AccountEvent("signIn", LOGIN, DENY, "R14: the account is locked")
+LOCKED_OUT = AccountEvent("lockout", LOGIN, DENY, "R14: too many failed sign-ins locked it")
+SESSION_REFRESHED = AccountEvent("refresh", LOGIN, ALLOW, "R14: refresh token rotated")
+REFRESH_REFUSED = AccountEvent(
+    "refresh", LOGIN, DENY, "R14: refresh token unknown, expired or revoked"
+)
+REFRESH_REUSED = AccountEvent(
+    "refresh", LOGIN, DENY, "R14: a rotated refresh token came back: every session revoked"
+)
+SIGNED_OUT = AccountEvent("signOut", LOGIN, ALLOW, "R14: every token of the user revoked")
+TOKEN_REFUSED = AccountEvent("token", LOGIN, DENY, "A1: bearer token refused")
+REGISTERED = AccountEvent("register", WRITE, ALLOW, "registered")
+PASSWORD_CHANGED = AccountEvent(
+    "passwordChange", WRITE, ALLOW, "R14: password changed; earlier tokens revoked"
+)
+PASSWORD_CHANGE_REFUSED = AccountEvent(
+    "passwordChange", WRITE, DENY, "R14: the current password was wrong"
+)
+RECOVERY_REQUESTED = AccountEvent("recoveryRequest", WRITE, ALLOW, "R13: recovery link sent")
+RECOVERY_NO_ACCOUNT = AccountEvent(
+    "recoveryRequest", WRITE, DENY, "R13: no account to recover (answered as if sent)"
+)
+PASSWORD_RECOVERED = AccountEvent(
+    "recovery", WRITE, ALLOW, "R13: password set from a recovery link; earlier tokens revoked"
+)
+RECOVERY_REFUSED = AccountEvent("recovery", WRITE, DENY, "R13: link unknown, used or expired")
+UNLOCKED = AccountEvent("unlock", WRITE, ALLOW, "R13: account unlocked")
+
+
+def record(
+    buffer: AccessLogBuffer,
+    event: AccountEvent,
+    user_id: int | None,
+    *,
+    organization_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """Add ``event`` about user ``user_id`` to the request's access log."""
+    rule = event.rule if detail is None else f"{event.rule}: {detail}"
+    verdict = Verdict(event.decision, rule, event.action)
+    decided = FieldDecision.of(verdict, EVENT_TYPE, event.field, organization_id)
+    buffer.record(decided, None if user_id is None else str(user_id))

@@ -1,0 +1,101 @@
+"""What the identity workflows share: opaque secrets, checking a password, lockout (R13, R14).
+
+A password is verified outside the write transaction (argon2 is slow on purpose, and no lock
+should wait for it); the transaction that follows then changes the user only if the row is
+still what was verified (same status, same hash), in one conditional statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import case, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.catalog import UserStatus
+from gateway.domain.invitations import normalize_email
+from gateway.models import User
+from gateway.passwords import verify_password
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the identity workflows see them, read before the write transaction."""
+
+    id: int
+    username: str
+    email: str
+    status: UserStatus
+    password_hash: str | None
+
+
+def new_secret() -> tuple[str, str]:
+    """A random 256-bit token and the digest stored in its place (R13: never the token)."""
+    token = secrets.token_urlsafe(32)
+    return token, digest(token)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def find_account(
+    session: AsyncSession, *, username: str | None = None, user_id: int | None = None
+) -> Account | None:
+    """The user with this exact username (or id)."""
+    condition = User.id == user_id if username is None else User.username == username
+    return _account(await session.scalar(select(User).where(condition)))
+
+
+async def find_by_login(session: AsyncSession, login: str) -> Account | None:
+    """The user a username or email address names (emails compare case-insensitively)."""
+    value = login.strip()
+    row = await session.scalar(
+        select(User)
+        .where(or_(User.username == value, User.email_normalized == normalize_email(value)))
+        .order_by(User.id)
+        .limit(1)
+    )
+    return _account(row)
+
+
+def _account(row: User | None) -> Account | None:
+    if row is None:
+        return None
+    return Account(row.id, row.username, row.email, UserStatus(row.status), row.password_hash)
+
+
+async def password_matches(account: Account | None, password: str) -> bool:
+    """argon2 verification in a worker thread. An unknown user, one without a password and a
+    locked one are checked against a dummy hash: the same time, never a match (R14)."""
+    usable = account is not None and account.status is UserStatus.ACTIVE
+    stored = account.password_hash if usable and account is not None else None
+    return await asyncio.to_thread(verify_password, stored, password)
+
+
+async def count_failure(session: AsyncSession, user_id: int, settings: Settings) -> bool:
+    """R14: one more failed attempt, counted in one statement so concurrent attempts all
+    count; the one that reaches ``max_failed_logins`` locks the account and revokes its tokens.
+    True if this attempt locked it."""
+    reached = User.failed_logins + 1 >= settings.max_failed_logins
+    status = await session.scalar(
+        update(User)
+        .where(User.id == user_id, User.status == UserStatus.ACTIVE)
+        .values(
+            failed_logins=User.failed_logins + 1,
+            status=case((reached, UserStatus.LOCKED.value), else_=User.status),
+            token_version=case((reached, User.token_version + 1), else_=User.token_version),
+        )
+        .returning(User.status)
+        .execution_options(synchronize_session=False)
+    )
+    return status == UserStatus.LOCKED
+
+
+async def current_status(session: AsyncSession, user_id: int) -> UserStatus:
+    status = await session.scalar(select(User.status).where(User.id == user_id))
+    return UserStatus(status) if status is not None else UserStatus.DEACTIVATED

@@ -1,0 +1,116 @@
+"""Signing in (R14): one answer for an unknown user and a wrong password, lockout after
+``max_failed_logins`` failures, and a restricted session once the password has expired.
+
+``attempt`` runs before the write transaction (it reads the user and verifies the password in a
+worker thread); ``conclude`` runs inside it and returns what happened instead of raising, so a
+failed attempt's count and lockout commit with the request's access-log entries and only then
+is the caller refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway import account_events as events
+from gateway.account_events import AccountEvent
+from gateway.catalog import UserStatus
+from gateway.domain.credentials import (
+    Account,
+    count_failure,
+    current_status,
+    password_matches,
+)
+from gateway.domain.sessions import IssuedSession, open_session
+from gateway.errors import GatewayError, Unauthenticated
+from gateway.models import User
+from gateway.passwords import hash_password, needs_rehash
+from gateway.settings import Settings
+
+# R14: the same words whether the username is unknown or the password wrong.
+SIGN_IN_FAILED = "Sign-in failed: unknown username or wrong password"
+ACCOUNT_LOCKED = (
+    "R14: this account is locked after too many failed sign-ins; your administrator or the "
+    "help desk can unlock it"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A sign-in attempt after the password check, before anything is written."""
+
+    account: Account | None
+    verified: bool
+    new_hash: str | None = None  # the password rehashed with today's argon2 parameters
+
+
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    user: User | None  # the signed-in user
+    user_id: int | None  # whom the attempt was about, if anyone (for the log)
+    events: tuple[AccountEvent, ...]
+    issued: IssuedSession | None
+
+    def refusal(self) -> GatewayError:
+        """The error a failed attempt answers with."""
+        if events.SIGN_IN_LOCKED in self.events:
+            return Unauthenticated(ACCOUNT_LOCKED, rule="R14", reason="ACCOUNT_LOCKED")
+        return Unauthenticated(SIGN_IN_FAILED, reason="SIGN_IN_FAILED")
+
+
+async def attempt(account: Account | None, password: str) -> Attempt:
+    """Verify ``password`` (every path costs one argon2 verification)."""
+    verified = await password_matches(account, password)
+    stored = account.password_hash if account is not None else None
+    if verified and stored is not None and needs_rehash(stored):
+        return Attempt(account, verified, await asyncio.to_thread(hash_password, password))
+    return Attempt(account, verified)
+
+
+async def conclude(
+    session: AsyncSession, attempt: Attempt, settings: Settings, now: datetime
+) -> SignInOutcome:
+    """Count a failure (maybe locking the account) or open a session."""
+    account = attempt.account
+    if account is None or account.status not in (UserStatus.ACTIVE, UserStatus.LOCKED):
+        user_id = None if account is None else account.id
+        return SignInOutcome(None, user_id, (events.SIGN_IN_FAILED,), None)
+    if account.status is UserStatus.LOCKED:
+        return SignInOutcome(None, account.id, (events.SIGN_IN_LOCKED,), None)
+    if not attempt.verified:
+        locked = await count_failure(session, account.id, settings)
+        failed = (events.SIGN_IN_FAILED, events.LOCKED_OUT) if locked else (events.SIGN_IN_FAILED,)
+        return SignInOutcome(None, account.id, failed, None)
+    user = await _signed_in(session, attempt, now)
+    if user is None:  # locked, deactivated or given a new password since it was verified
+        locked = await current_status(session, account.id) is UserStatus.LOCKED
+        event = events.SIGN_IN_LOCKED if locked else events.SIGN_IN_FAILED
+        return SignInOutcome(None, account.id, (event,), None)
+    issued = await open_session(session, user, settings, now)
+    event = events.SIGNED_IN_PASSWORD_EXPIRED if issued.must_change_password else events.SIGNED_IN
+    return SignInOutcome(user, user.id, (event,), issued)
+
+
+async def _signed_in(session: AsyncSession, attempt: Attempt, now: datetime) -> User | None:
+    """R14: a success resets the failure count and records the sign-in, if the user is still
+    ACTIVE with the password that was verified."""
+    assert attempt.account is not None
+    values: dict[str, object] = {"failed_logins": 0, "last_login_at": now}
+    if attempt.new_hash is not None:
+        values["password_hash"] = attempt.new_hash
+    user_id = await session.scalar(
+        update(User)
+        .where(
+            User.id == attempt.account.id,
+            User.status == UserStatus.ACTIVE,
+            User.password_hash == attempt.account.password_hash,
+        )
+        .values(**values)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return None if user_id is None else await session.get(User, user_id, populate_existing=True)

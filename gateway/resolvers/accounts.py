@@ -1,0 +1,170 @@
+"""Identity mutations: check and hash outside the transaction, then one transaction that also
+writes the request's access-log entries, account events included (A1).
+
+argon2 runs in worker threads before any write, so no lock waits for it. A refused sign-in,
+refresh or password change still commits what it must (the failure count, a lockout, a revoked
+session) together with its log entries, and only then answers with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from gateway import account_events as events
+from gateway.account_events import AccountEvent
+from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.context import Context
+from gateway.domain import accounts, credentials, password_changes, sessions, sign_in
+from gateway.domain.sessions import IssuedSession
+from gateway.errors import Unauthenticated
+from gateway.ids import parse_id
+from gateway.models import Membership, User, utcnow
+from gateway.passwords import hash_password
+
+REFRESH_REFUSED = "The refresh token is unknown, expired or revoked: sign in again"
+
+
+def _record(
+    context: Context,
+    happened: Sequence[AccountEvent],
+    user_id: int | None,
+    organization_id: int | None = None,
+) -> None:
+    for event in happened:
+        events.record(context.access_log, event, user_id, organization_id=organization_id)
+
+
+def _signed_in_as(context: Context, user: User) -> None:
+    """From here on the request is the user's: the log says who signed in (A1)."""
+    context.access_log.user_id = user.id
+    context.access_log.username = user.username
+
+
+async def register_user(
+    context: Context,
+    *,
+    username: str,
+    email: str,
+    name: str,
+    password: str,
+    invitation_token: str | None,
+) -> tuple[User, Membership | None]:
+    account = accounts.checked_account(
+        username=username, email=email, name=name, password=password, settings=context.settings
+    )
+    password_hash = await asyncio.to_thread(hash_password, account.password)
+    async with context.write_transaction() as session:
+        registered = await accounts.register(
+            session,
+            account=account,
+            password_hash=password_hash,
+            invitation_token=invitation_token,
+            now=utcnow(),
+        )
+        _record(context, (events.REGISTERED,), registered.user.id)
+    return registered.user, registered.access_request
+
+
+async def login(context: Context, username: str, password: str) -> IssuedSession:
+    async with context.db.session() as session:
+        account = await credentials.find_account(session, username=username)
+    attempt = await sign_in.attempt(account, password)
+    async with context.write_transaction() as session:
+        outcome = await sign_in.conclude(session, attempt, context.settings, utcnow())
+        _record(context, outcome.events, outcome.user_id)
+        if outcome.user is not None:
+            _signed_in_as(context, outcome.user)
+    if outcome.issued is None:
+        raise outcome.refusal()
+    return outcome.issued
+
+
+async def refresh_token(context: Context, token: str) -> IssuedSession:
+    async with context.write_transaction() as session:
+        refreshed = await sessions.refresh(
+            session, token=token, settings=context.settings, now=utcnow()
+        )
+        _record(context, (refreshed.event,), refreshed.user_id)
+    if refreshed.issued is None:
+        raise Unauthenticated(REFRESH_REFUSED, rule="R14")
+    return refreshed.issued
+
+
+async def logout(context: Context) -> bool:
+    user_id = _caller_id(context)
+    async with context.write_transaction() as session:
+        await sessions.revoke_all(session, user_id)
+        _record(context, (events.SIGNED_OUT,), user_id)
+    return True
+
+
+async def change_password(context: Context, current: str, new: str) -> IssuedSession:
+    user_id = _caller_id(context)
+    async with context.db.session() as session:
+        account = await credentials.find_account(session, user_id=user_id)
+    assert account is not None  # the caller was loaded from it this request
+    new_hash = None
+    if await credentials.password_matches(account, current):
+        password_changes.check_new_password(account, current, new, context.settings)
+        new_hash = await asyncio.to_thread(hash_password, new)
+    async with context.write_transaction() as session:
+        change = await password_changes.change_password(
+            session, account=account, new_hash=new_hash, settings=context.settings, now=utcnow()
+        )
+        _record(context, change.events, user_id)
+    if change.issued is None:
+        raise change.refusal()
+    return change.issued
+
+
+async def request_password_recovery(context: Context, login: str) -> bool:
+    """R13: the same answer whether or not the account exists."""
+    async with context.write_transaction() as session:
+        user_id = await password_changes.request_recovery(
+            session, login=login, settings=context.settings, now=utcnow()
+        )
+        found = events.RECOVERY_REQUESTED if user_id else events.RECOVERY_NO_ACCOUNT
+        _record(context, (found,), user_id)
+    return True
+
+
+async def recover_password(context: Context, token: str, new: str) -> bool:
+    async with context.db.session() as session:
+        account = await password_changes.recovering_account(session, token=token, now=utcnow())
+    if account is None:
+        _record(context, (events.RECOVERY_REFUSED,), None)
+        raise password_changes.bad_link()
+    password_changes.check_new_password(account, None, new, context.settings)
+    new_hash = await asyncio.to_thread(hash_password, new)
+    async with context.write_transaction() as session:
+        user_id = await password_changes.recover_password(
+            session, token=token, new_hash=new_hash, now=utcnow()
+        )
+        recovered = events.PASSWORD_RECOVERED if user_id else events.RECOVERY_REFUSED
+        _record(context, (recovered,), user_id or account.id)
+    if user_id is None:
+        raise password_changes.bad_link()
+    return True
+
+
+async def unlock_user(
+    context: Context, raw_user_id: str, raw_org_id: str | None
+) -> tuple[User, int | None]:
+    """The unlocked user, and the organization they were unlocked in (if one was named)."""
+    org_id = None if raw_org_id is None else parse_id(raw_org_id, "Organization")
+    scope = ROOT_SCOPE if org_id is None else NodeScope((org_id,))
+    user_id = parse_id(raw_user_id, "User")
+    async with context.write_transaction() as session:
+        user = await accounts.unlock_user(
+            session, actor_roles=context.roles_for(scope), org_id=org_id, user_id=user_id
+        )
+        _record(context, (events.UNLOCKED,), user.id, org_id)
+    return user, org_id
+
+
+def _caller_id(context: Context) -> int:
+    """The signed-in caller (the enforcement point has already refused anyone else)."""
+    if context.caller.user_id is None:
+        raise Unauthenticated("Authentication required")
+    return context.caller.user_id
