@@ -72,7 +72,10 @@ def _root_scope(arguments: dict[str, Any]) -> NodeScope:
 
 def _root_object(arguments: dict[str, Any]) -> str | None:
     """What a root field was asked about, for the log: "who looked up organization 7?"."""
-    for name in ("id", "membershipId", "requestId", "organizationId"):
+    for name in (
+        "id", "membershipId", "requestId", "grantId", "invitationId", "taxIdId", "reviewId",
+        "userId", "organizationId",
+    ):  # fmt: skip
         value = arguments.get(name)
         if isinstance(value, str):
             return value[:64]

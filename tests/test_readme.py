@@ -1,14 +1,22 @@
-"""The README's seed-file example loads as written."""
+"""The README's examples work as written: the seed file and the administration walkthrough."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx
+from sqlalchemy import select
+
+from gateway.app import create_app
+from gateway.db import Database
 from gateway.migrate import upgrade
-from gateway.seeding import seed_file
+from gateway.models import OutboxMessage
+from gateway.seeding import seed_demo, seed_file
 from gateway.settings import Settings
+from tests.support import Api
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -23,3 +31,66 @@ def test_readme_seed_example_loads(tmp_path: Path) -> None:
     upgrade(settings)
     summary = asyncio.run(seed_file(settings, path))
     assert "2 organizations" in summary and "1 payer role" in summary
+
+
+WALKTHROUGH = re.compile(r"<!-- as: (\w+) -->\s*```graphql\n(.*?)```", re.DOTALL)
+
+
+def walkthrough_steps() -> list[tuple[str, str]]:
+    """(who, GraphQL) of each step of "Administering an organization", in order."""
+    section = README.read_text().split("## Administering an organization", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    return [(who, query) for who, query in WALKTHROUGH.findall(section)]
+
+
+async def test_readme_administration_walkthrough_works_as_written(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    await asyncio.to_thread(upgrade, settings)
+    await seed_demo(settings)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    filled: dict[str, str] = {}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo.test") as client:
+            api = Api(client, settings)
+            steps = walkthrough_steps()
+            assert [who for who, _ in steps] == [
+                "office",
+                "anonymous",
+                "admin",
+                "admin",
+                "admin",
+                "admin",
+            ]
+            results = []
+            for who, query in steps:
+                for placeholder, value in filled.items():
+                    query = query.replace(placeholder, value)
+                body = await api.query(query, as_user=None if who == "anonymous" else who)
+                assert "errors" not in body, (query, body)
+                results.append(body["data"])
+                if "inviteUser" in body["data"]:
+                    filled["PASTE-TOKEN-FROM-EMAIL"] = await _invitation_token(settings)
+                if "registerUser" in body["data"]:
+                    filled["PASTE-REQUEST-ID"] = body["data"]["registerUser"]["accessRequestId"]
+    finally:
+        await app.state.runtime.db.dispose()
+    approved = results[3]["approveAccessRequest"]
+    assert approved["providers"] == [{"name": "Dr. Ada Smith"}]
+    assert results[4]["updateMemberAccess"]["etools"] == [
+        {"code": "AUTHORIZATION_MANAGER"},
+        {"code": "ONLINE_SERVICES"},
+    ]
+    assert results[5]["removeMember"] == {"status": "REMOVED"}
+
+
+async def _invitation_token(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            bodies = await session.scalars(select(OutboxMessage.body))
+            links = [m.group(1) for b in bodies if (m := re.search(r"invitation=([\w%-]+)", b))]
+    finally:
+        await db.dispose()
+    (token,) = links
+    return unquote(token)

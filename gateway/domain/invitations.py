@@ -1,9 +1,9 @@
 """Invitations to register (R2): admins and office managers invite colleagues by name and email.
 
 The invitation email (an outbox message, written in the same transaction) carries a registration
-link with a random token; only the token's hash is stored. Registration (the Identity workflow)
-calls ``accept_invitation`` with that token; the new user then requests access to the
-organization with its provider ID and TIN (R3, seed 001).
+link with a random token; only the token's hash is stored. Registering with that token
+(``registerUser``) calls ``accept_invitation`` and files an access request to the inviting
+organization, which an admin or office manager then approves with roles and eTools (seed 001).
 """
 
 from __future__ import annotations
@@ -293,8 +293,7 @@ def _invitation_text(
         f"{sender_name} invited you to register for the provider portal as {role} of "
         f"{organization.name}.\n\n"
         f"Create your own username and password here:\n{link}\n\n"
-        f"The link works once and until {expires}. After registering, sign in and request "
-        f"access to {organization.name} with its provider ID and tax ID; your office can give "
-        "them to you.\n\n"
+        f"The link works once and until {expires}. Once you have registered, {organization.name}'s "
+        "administrator approves your access.\n\n"
         "If you did not expect this email, you can ignore it.\n"
     )
