@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.errors import BadUserInput
 from gateway.password_blocklist import blocked
+from gateway.settings import get_settings
 
 MAX_LENGTH = 256  # argon2 takes any length; this bounds the work one request can ask for
 ARGON2ID_PREFIX = "$argon2id$"
@@ -28,12 +29,22 @@ UNLEET = str.maketrans("@4310$5!7", "aaeiossit")
 # Parts of an identifier shorter than this are too common to forbid inside a password.
 MIN_IDENTIFIER_PART = 3
 
-_HASHER = PasswordHasher(type=Type.ID)  # argon2's default cost: about 50-200 ms a hash
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2id at the configured cost (default: argon2's own, about 50-200 ms a hash)."""
+    settings = get_settings()
+    return PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost=settings.password_hash_memory_kib,
+        type=Type.ID,
+    )
 
 
 def hash_password(password: str) -> str:
     """A salted argon2id hash (R14)."""
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
@@ -49,19 +60,19 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with other parameters than today's (rehash on sign-in)."""
-    return _HASHER.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 @cache
 def _dummy_hash() -> str:
-    return _HASHER.hash("a dummy password nobody has")
+    return _hasher().hash("a dummy password nobody has")
 
 
 def password_problems(password: str, *, min_length: int, username: str, email: str) -> list[str]:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     registration_url: str = "http://localhost:8000/register"  # the invitation link's page
     # R14: passwords, lockout and sessions (gateway.passwords, gateway.domain.sign_in).
     password_min_length: int = 12
+    # argon2id cost; production refuses less than OWASP's minimum (19 MiB, 2 passes).
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
     password_max_age_days: int = 45  # then sign-in only allows changePassword and logout
     max_failed_logins: int = 5  # then LOCKED until an admin or the help desk unlocks it
     session_idle_minutes: int = 15  # HIPAA automatic logoff: access-token life, refresh idle window
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
             if not self.jwt_secret:
                 # External OpenID Connect providers (GATEWAY_JWKS_URL) are not verified yet.
                 raise ValueError("production needs GATEWAY_JWT_SECRET")
+            if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
+                raise ValueError("production needs argon2id of at least 19 MiB and 2 passes")
             if not self.audit_key:
                 raise ValueError(
                     "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "

@@ -26,6 +26,10 @@ from tests.support import Api, World
 
 WORLD_FILE = Path(__file__).parent / "fixtures" / "world.yaml"
 
+# Cheap argon2id for the suite's hundreds of hashes (production refuses these values).
+os.environ.setdefault("GATEWAY_PASSWORD_HASH_TIME_COST", "1")
+os.environ.setdefault("GATEWAY_PASSWORD_HASH_MEMORY_KIB", "1024")
+
 
 def database_url(tmp_dir: Path) -> str:
     return os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_dir}/gateway.db"

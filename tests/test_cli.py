@@ -45,6 +45,8 @@ def test_token_is_refused_outside_development(
     monkeypatch.setenv("GATEWAY_ENV", "production")
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-production-secret-of-some-length")
     monkeypatch.setenv("GATEWAY_AUDIT_KEY", "a-production-audit-key")
+    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_TIME_COST")  # the suite's cheap hashing is
+    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_MEMORY_KIB")  # refused in production
     assert main(["token", "admin"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -60,6 +62,14 @@ def test_token_is_refused_outside_development(
             {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_ENFORCE": "false"},
             "ENFORCE",
         ),
+        (
+            {
+                "GATEWAY_JWT_SECRET": "s",
+                "GATEWAY_AUDIT_KEY": "k",
+                "GATEWAY_PASSWORD_HASH_MEMORY_KIB": "1024",
+            },
+            "argon2id",
+        ),
     ],
 )
 def test_production_refuses_to_start_half_configured(
@@ -69,7 +79,10 @@ def test_production_refuses_to_start_half_configured(
     problem: str,
 ) -> None:
     monkeypatch.setenv("GATEWAY_ENV", "production")
-    for name in ("GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE"):
+    for name in (
+        "GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE",
+        "GATEWAY_PASSWORD_HASH_TIME_COST", "GATEWAY_PASSWORD_HASH_MEMORY_KIB",
+    ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
