@@ -13,6 +13,7 @@ from gateway.access_log import AccessLogBuffer, AccessLogWriter, FieldDecision
 from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
 from gateway.caller import ROOT_SCOPE, Caller, NodeScope
 from gateway.db import Database
+from gateway.errors import Unauthenticated
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,6 +82,13 @@ class Context:
             if org_id in self.caller.org_roles:
                 return org_id
         return scope.org_ids[0] if scope.org_ids else None
+
+    def signed_in_user_id(self) -> int:
+        """The caller's user id; the enforcement point lets only signed-in callers reach a
+        mutation that needs one, so this refusal is a second line, not the first."""
+        if self.caller.user_id is None:
+            raise Unauthenticated("Authentication required")
+        return self.caller.user_id
 
     def decide_root(self, type_name: str, field_name: str) -> Verdict:
         """The verdict from roles that hold everywhere (health-plan roles), no organization."""

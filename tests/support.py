@@ -77,3 +77,20 @@ def dig(data: Any, path: list[str | int]) -> Any:
             return None
         data = data[step]
     return data
+
+
+# Every caller of the fixture world (tests/fixtures/world.yaml); None is a caller without a token.
+FIXTURE_CALLERS: tuple[str | None, ...] = (
+    "admin", "office", "finance", "drsmith", "nurse", "frontdesk", "biller", "agencyadmin",
+    "chiroadmin", "auditor", "helpdesk", "secofficer", "leaver", None,
+)  # fmt: skip
+
+
+def role_table(*allowed: str) -> dict[str | None, bool]:
+    """Every fixture-world caller, and whether the policy lets them through (a role table)."""
+    return {caller: caller in allowed for caller in FIXTURE_CALLERS}
+
+
+def refusal_code(caller: str | None) -> str:
+    """What a caller the policy refuses gets: no token is UNAUTHENTICATED, else FORBIDDEN."""
+    return "UNAUTHENTICATED" if caller is None else "FORBIDDEN"

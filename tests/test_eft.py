@@ -14,7 +14,7 @@ from gateway.domain.eft import is_valid_routing_number
 from gateway.models import EftAccount
 from gateway.settings import Settings
 from tests.factories import Org, make_org
-from tests.support import JSON, Api, World
+from tests.support import JSON, Api, World, role_table
 
 UPDATE = """mutation Eft($org: ID!, $input: EftAccountInput!) {
   updateEftAccount(organizationId: $org, input: $input) {
@@ -77,11 +77,7 @@ def error_of(body: JSON) -> JSON:
 
 # ---- who may change it: the financial manager alone (not the admin) ----------------------------
 
-CALLERS = {
-    "admin": False, "office": False, "finance": True, "drsmith": False, "nurse": False,
-    "frontdesk": False, "biller": False, "agencyadmin": False, "chiroadmin": False,
-    "auditor": False, "helpdesk": False, "secofficer": False, "leaver": False, None: False,
-}  # fmt: skip
+CALLERS = role_table("finance")
 
 
 @pytest.mark.parametrize(("caller", "allowed"), CALLERS.items())

@@ -23,7 +23,7 @@ from gateway.models import (
 )
 from gateway.settings import Settings
 from tests.factories import Org, make_org
-from tests.support import JSON, Api, World
+from tests.support import JSON, Api, World, role_table
 from tests.test_statement_count import counting
 
 EXPORT = """query Export($org: ID!, $status: [MembershipStatus!]) {
@@ -62,11 +62,7 @@ async def set_user(db: Database, user_id: int, **values: object) -> None:
 
 # ---- who may export: admins and office managers of the organization --------------------------
 
-CALLERS = {
-    "admin": True, "office": True, "finance": False, "drsmith": False, "nurse": False,
-    "frontdesk": False, "biller": False, "agencyadmin": False, "chiroadmin": False,
-    "auditor": False, "helpdesk": False, "secofficer": False, "leaver": False, None: False,
-}  # fmt: skip
+CALLERS = role_table("admin", "office")
 
 
 @pytest.mark.parametrize(("caller", "allowed"), CALLERS.items())

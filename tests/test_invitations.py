@@ -24,7 +24,7 @@ from gateway.errors import Conflict, NotFound
 from gateway.models import Invitation, OutboxMessage, utcnow
 from gateway.settings import Settings
 from tests.factories import Org, make_org
-from tests.support import JSON, Api, World, errors_at
+from tests.support import JSON, Api, World, errors_at, role_table
 
 INVITE = """mutation Invite($org: ID!, $input: InviteUserInput!) {
   inviteUser(organizationId: $org, input: $input) {
@@ -108,11 +108,7 @@ async def accept(db: Database, token: str, user_id: int, **now: Any) -> Invitati
 
 # ---- who may call them at all: every role of the fixture world --------------------------------
 
-CALLERS = {
-    "admin": True, "office": True, "finance": False, "drsmith": False, "nurse": False,
-    "frontdesk": False, "biller": False, "agencyadmin": False, "chiroadmin": False,
-    "auditor": False, "helpdesk": False, "secofficer": False, "leaver": False, None: False,
-}  # fmt: skip
+CALLERS = role_table("admin", "office")
 
 
 @pytest.mark.parametrize("mutation", [INVITE, RESEND, REVOKE])

@@ -15,7 +15,7 @@ from gateway.models import Organization, RegisteredTin, TaxId
 from gateway.seeding import SeedError, seed_file
 from gateway.settings import Settings
 from tests.factories import Org, make_org
-from tests.support import JSON, Api, World
+from tests.support import JSON, Api, World, role_table
 
 ADD = """mutation Add($org: ID!, $tin: String!) {
   addTaxId(organizationId: $org, tin: $tin) { id tin } }"""
@@ -83,11 +83,7 @@ def error_of(body: JSON) -> tuple[str, str | None]:
 
 # ---- who may call them at all: every caller of the fixture world ------------------------------
 
-CALLERS = {
-    "admin": True, "office": True, "finance": False, "drsmith": False, "nurse": False,
-    "frontdesk": False, "biller": False, "agencyadmin": False, "chiroadmin": False,
-    "auditor": False, "helpdesk": False, "secofficer": False, "leaver": False, None: False,
-}  # fmt: skip
+CALLERS = role_table("admin", "office")
 
 
 @pytest.mark.parametrize(("caller", "allowed"), CALLERS.items())

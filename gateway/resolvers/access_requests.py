@@ -7,22 +7,14 @@ from gateway.catalog import Employment
 from gateway.context import Context
 from gateway.domain import access_requests
 from gateway.domain.members import MemberAccess
-from gateway.errors import Unauthenticated
 from gateway.ids import parse_id
 from gateway.models import Membership
-
-
-def signed_in_user(context: Context) -> int:
-    """The caller's user id (the enforcement point has already refused anonymous callers)."""
-    if context.caller.user_id is None:
-        raise Unauthenticated("Authentication required")
-    return context.caller.user_id
 
 
 async def request_access(
     context: Context, provider_id: str, tin: str, employment: Employment
 ) -> Membership:
-    user_id = signed_in_user(context)
+    user_id = context.signed_in_user_id()
     async with context.write_transaction() as session:
         return await access_requests.request_access(
             session, user_id=user_id, provider_id=provider_id, tin=tin, employment=employment
@@ -33,7 +25,7 @@ async def approve(
     context: Context, raw_org_id: str, raw_request_id: str, access: MemberAccess
 ) -> Membership:
     org_id = parse_id(raw_org_id, "Organization")
-    actor_id = signed_in_user(context)
+    actor_id = context.signed_in_user_id()
     async with context.write_transaction() as session:
         return await access_requests.approve(
             session,

@@ -92,7 +92,7 @@ async def refresh_token(context: Context, token: str) -> IssuedSession:
 
 
 async def logout(context: Context) -> bool:
-    user_id = _caller_id(context)
+    user_id = context.signed_in_user_id()
     async with context.write_transaction() as session:
         await sessions.revoke_all(session, user_id)
         _record(context, (events.SIGNED_OUT,), user_id)
@@ -100,7 +100,7 @@ async def logout(context: Context) -> bool:
 
 
 async def change_password(context: Context, current: str, new: str) -> IssuedSession:
-    user_id = _caller_id(context)
+    user_id = context.signed_in_user_id()
     async with context.db.session() as session:
         account = await credentials.find_account(session, user_id=user_id)
     assert account is not None  # the caller was loaded from it this request
@@ -161,10 +161,3 @@ async def unlock_user(
         )
         _record(context, (events.UNLOCKED,), user.id, org_id)
     return user, org_id
-
-
-def _caller_id(context: Context) -> int:
-    """The signed-in caller (the enforcement point has already refused anyone else)."""
-    if context.caller.user_id is None:
-        raise Unauthenticated("Authentication required")
-    return context.caller.user_id

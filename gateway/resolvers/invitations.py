@@ -10,12 +10,6 @@ from gateway.models import Invitation
 from gateway.pagination import PageRequest
 
 
-def _actor_id(context: Context) -> int:
-    user_id = context.caller.user_id
-    assert user_id is not None  # the policy lets only signed-in callers reach a mutation
-    return user_id
-
-
 async def invite_user(
     context: Context, raw_org_id: str, request: invitations.InvitationRequest
 ) -> Invitation:
@@ -24,7 +18,7 @@ async def invite_user(
         return await invitations.invite_user(
             session,
             org_id=org_id,
-            invited_by_id=_actor_id(context),
+            invited_by_id=context.signed_in_user_id(),
             request=request,
             settings=context.settings,
         )
@@ -39,7 +33,7 @@ async def resend_invitation(
             session,
             org_id=org_id,
             invitation_id=parse_id(raw_invitation_id, "Invitation"),
-            sent_by_id=_actor_id(context),
+            sent_by_id=context.signed_in_user_id(),
             settings=context.settings,
         )
 

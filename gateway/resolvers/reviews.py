@@ -11,17 +11,11 @@ from gateway.ids import parse_id
 from gateway.models import AccessReview, AccessReviewItem, Membership, Organization, User, utcnow
 
 
-def _actor_id(context: Context) -> int:
-    user_id = context.caller.user_id
-    assert user_id is not None  # the policy lets only signed-in callers reach a mutation
-    return user_id
-
-
 async def start_access_review(context: Context, raw_org_id: str) -> AccessReview:
     org_id = parse_id(raw_org_id, "Organization")
     async with context.write_transaction() as session:
         return await reviews.start_access_review(
-            session, org_id=org_id, actor_id=_actor_id(context), settings=context.settings
+            session, org_id=org_id, actor_id=context.signed_in_user_id(), settings=context.settings
         )
 
 
@@ -40,7 +34,7 @@ async def review_member(
             review_id=parse_id(raw_review_id, "Access review"),
             membership_id=parse_id(raw_membership_id, "Membership"),
             decision=decision,
-            actor_id=_actor_id(context),
+            actor_id=context.signed_in_user_id(),
             actor_roles=context.roles_for(NodeScope((org_id,))),
         )
         member = await session.get(Membership, item.membership_id)
@@ -57,7 +51,7 @@ async def complete_access_review(
             session,
             org_id=org_id,
             review_id=parse_id(raw_review_id, "Access review"),
-            actor_id=_actor_id(context),
+            actor_id=context.signed_in_user_id(),
         )
 
 
