@@ -23,7 +23,7 @@ from gateway.access_log import FieldDecision
 from gateway.authorization import Decision
 from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.context import Context
-from gateway.errors import Forbidden, Unauthenticated
+from gateway.errors import BadUserInput, Forbidden, Unauthenticated
 from gateway.ids import as_id
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
@@ -45,6 +45,8 @@ class Enforcement(SchemaExtension):
         scope = getattr(root, "node_scope", None)
         if scope is None:  # only the Query and Mutation roots (root is None) lack one
             scope = _root_scope(kwargs) if root is None else ROOT_SCOPE
+            if root is None and _holds_nul(kwargs):
+                raise BadUserInput("Text arguments may not contain NUL characters")
         key = (scope, info.parent_type.name, info.field_name)
         decided = context.fields.get(key) or context.decide_field(key)
         if not decided.recorded:
@@ -68,6 +70,18 @@ def _root_scope(arguments: dict[str, Any]) -> NodeScope:
     raw = arguments.get("organizationId")
     key = as_id(raw) if isinstance(raw, str) else None
     return ROOT_SCOPE if key is None else NodeScope((key,))
+
+
+def _holds_nul(value: object) -> bool:
+    """NUL cannot be stored in PostgreSQL text: refuse it up front, as bad input (both
+    databases answer alike)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _root_object(arguments: dict[str, Any]) -> str | None:

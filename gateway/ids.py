@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from gateway.errors import BadUserInput, NotFound
 
 MAX_ID = 2**31 - 1  # the largest key an INTEGER column holds on both databases
+MAX_INPUT_IDS = 500  # ids one list argument may hold (bounds the statement's parameters)
 
 
 def as_id(value: str) -> int | None:
@@ -26,6 +27,9 @@ def parse_id(value: str, type_name: str) -> int:
 
 def parse_input_ids(values: Iterable[str], argument: str) -> frozenset[int]:
     """Ids given as input (not looked up): a malformed one is the client's mistake."""
+    values = list(values)
+    if len(values) > MAX_INPUT_IDS:
+        raise BadUserInput(f"`{argument}` holds more than {MAX_INPUT_IDS} ids", argument=argument)
     keys = {as_id(value) for value in values}
     if None in keys:
         raise BadUserInput(f"`{argument}` holds a malformed id", argument=argument)

@@ -286,6 +286,37 @@ async def test_an_admin_unlocks_only_their_members(
     assert (await user_row(db, outsider.id)).status == "LOCKED"
 
 
+async def test_a_colleague_of_several_organizations_is_unlocked_by_the_help_desk(
+    api: Api, db: Database, unlock_org: Org
+) -> None:
+    """An admin of one of the user's organizations could otherwise unlock again and again
+    and let someone guess the password without limit."""
+    other = await make_org(db, members={"ACCOUNT_ADMIN": 1})
+    target = unlock_org.users[unlock_org.user("STAFF", 2)]
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Membership),
+            [
+                {
+                    "user_id": target,
+                    "organization_id": other.id,
+                    "status": "ACTIVE",
+                    "employment": "EMPLOYEE",
+                }
+            ],
+        )
+    await set_user(db, target, status="LOCKED", failed_logins=5)
+    admin = unlock_org.user("ACCOUNT_ADMIN")
+    refused = await api.query(
+        UNLOCK, as_user=admin, variables={"user": str(target), "org": str(unlock_org.id)}
+    )
+    error = refused["errors"][0]["extensions"]
+    assert (error["code"], error["rule"]) == ("FORBIDDEN", "R13")
+    assert (await user_row(db, target)).status == "LOCKED"
+    helped = await api.query(UNLOCK, as_user="helpdesk", variables={"user": str(target)})
+    assert helped["data"]["unlockUser"]["status"] == "ACTIVE"
+
+
 async def test_unlocking_an_unlocked_account_is_a_conflict(
     api: Api, db: Database, unlock_org: Org
 ) -> None:

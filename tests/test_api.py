@@ -328,3 +328,30 @@ async def test_no_answer_without_the_callers_roles(
             }
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($id: ID!) { organization(id: $id) { id } }", {"id": "1\u0000"}),
+        (
+            "mutation($p: String!, $t: String!) { requestAccess(providerId: $p, tin: $t) { id } }",
+            {"p": "P-1001\u0000", "t": "111111111"},
+        ),
+    ],
+)
+async def test_nul_characters_are_bad_input_on_both_databases(
+    api: Api, query: str, variables: JSON
+) -> None:
+    body = await api.query(query, as_user="admin", variables=variables)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_a_list_of_ids_is_capped(api: Api, world: World) -> None:
+    update = """mutation($org: ID!, $m: ID!, $ids: [ID!]) {
+        updateMemberAccess(organizationId: $org, membershipId: $m, input: {providerIds: $ids}) {
+        id } }"""
+    variables = {"org": world.org(SUNRISE), "m": "1", "ids": [str(i) for i in range(1, 600)]}
+    body = await api.query(update, as_user="admin", variables=variables)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "500" in error["message"]

@@ -148,6 +148,10 @@ async def unlock_user(
     if not anywhere and (org_id is None or RoleCode.ACCOUNT_ADMIN not in actor_roles):
         raise refused("R13", "only the help desk and an organization's admins unlock accounts")
     visible = _visible(user_id, None if anywhere else org_id)
+    if not anywhere and await _works_elsewhere(session, user_id, org_id):
+        # An admin of one of several organizations could otherwise unlock a colleague's
+        # account again and again and guess its password without limit.
+        raise refused("R13", "this account is unlocked by the health plan's help desk")
     unlocked = await session.scalar(
         update(User)
         .where(User.id == user_id, User.status == UserStatus.LOCKED, visible)
@@ -160,6 +164,21 @@ async def unlock_user(
     user = await session.get(User, user_id, populate_existing=True)
     assert user is not None  # just updated
     return user
+
+
+async def _works_elsewhere(session: AsyncSession, user_id: int, org_id: int | None) -> bool:
+    """Whether the user is also an active member of an organization other than ``org_id``."""
+    other = await session.scalar(
+        select(Membership.id)
+        .where(
+            Membership.user_id == user_id,
+            Membership.organization_id != org_id,
+            Membership.status == MembershipStatus.ACTIVE,
+            _visible(user_id, org_id),
+        )
+        .limit(1)
+    )
+    return other is not None
 
 
 def _visible(user_id: int, org_id: int | None) -> ColumnElement[bool]:

@@ -96,6 +96,41 @@ async def count_failure(session: AsyncSession, user_id: int, settings: Settings)
     return status == UserStatus.LOCKED
 
 
+async def claim_attempt(session: AsyncSession, user_id: int, settings: Settings) -> bool:
+    """R14: take one of the account's remaining sign-in attempts *before* its password is
+    checked, so attempts sent at once cannot test more than ``max_failed_logins`` passwords.
+    False when none is left (the account is, or is about to be, locked)."""
+    claimed = await session.scalar(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.status == UserStatus.ACTIVE,
+            User.failed_logins < settings.max_failed_logins,
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed is not None
+
+
+async def lock_if_exhausted(session: AsyncSession, user_id: int, settings: Settings) -> bool:
+    """R14: after a failed, already counted attempt, lock the account (and revoke its tokens)
+    once no attempt is left. True if this call locked it."""
+    locked = await session.scalar(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.status == UserStatus.ACTIVE,
+            User.failed_logins >= settings.max_failed_logins,
+        )
+        .values(status=UserStatus.LOCKED.value, token_version=User.token_version + 1)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return locked is not None
+
+
 async def current_status(session: AsyncSession, user_id: int) -> UserStatus:
     status = await session.scalar(select(User.status).where(User.id == user_id))
     return UserStatus(status) if status is not None else UserStatus.DEACTIVATED

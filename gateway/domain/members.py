@@ -166,7 +166,9 @@ def _check_roles(
 ) -> None:
     unknown = roles - ORGANIZATION_ROLES
     if unknown:
-        raise violation("R4", f"{sorted(unknown)} are health-plan roles, not organization roles")
+        raise violation(
+            "R4", f"{', '.join(sorted(unknown))} are health-plan roles, not organization roles"
+        )
     employee_only = {r for r in roles if ROLE_BY_CODE[r].employee_only}
     if employee_only and employment is not Employment.EMPLOYEE:
         raise violation(

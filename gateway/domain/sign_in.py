@@ -21,8 +21,8 @@ from gateway.account_events import AccountEvent
 from gateway.catalog import UserStatus
 from gateway.domain.credentials import (
     Account,
-    count_failure,
     current_status,
+    lock_if_exhausted,
     password_matches,
 )
 from gateway.domain.sessions import IssuedSession, open_session
@@ -46,6 +46,7 @@ class Attempt:
     account: Account | None
     verified: bool
     new_hash: str | None = None  # the password rehashed with today's argon2 parameters
+    claimed: bool = True  # False: the account had no attempt left (see claim_attempt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +80,12 @@ async def conclude(
     if account is None or account.status not in (UserStatus.ACTIVE, UserStatus.LOCKED):
         user_id = None if account is None else account.id
         return SignInOutcome(None, user_id, (events.SIGN_IN_FAILED,), None)
-    if account.status is UserStatus.LOCKED:
+    if account.status is UserStatus.LOCKED or not attempt.claimed:
+        # No attempt was left: whatever the password, the answer is "locked" (R14).
+        await lock_if_exhausted(session, account.id, settings)
         return SignInOutcome(None, account.id, (events.SIGN_IN_LOCKED,), None)
     if not attempt.verified:
-        locked = await count_failure(session, account.id, settings)
+        locked = await lock_if_exhausted(session, account.id, settings)
         failed = (events.SIGN_IN_FAILED, events.LOCKED_OUT) if locked else (events.SIGN_IN_FAILED,)
         return SignInOutcome(None, account.id, failed, None)
     user = await _signed_in(session, attempt, now)

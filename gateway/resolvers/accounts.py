@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 from gateway import account_events as events
 from gateway.account_events import AccountEvent
@@ -69,7 +70,11 @@ async def register_user(
 async def login(context: Context, username: str, password: str) -> IssuedSession:
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
-    attempt = await sign_in.attempt(account, password)
+    claimed = True
+    if account is not None:  # R14: counted before the password is checked
+        async with context.db.transaction() as session:
+            claimed = await credentials.claim_attempt(session, account.id, context.settings)
+    attempt = replace(await sign_in.attempt(account, password), claimed=claimed)
     async with context.write_transaction() as session:
         outcome = await sign_in.conclude(session, attempt, context.settings, utcnow())
         _record(context, outcome.events, outcome.user_id)
