@@ -57,6 +57,9 @@ PASSWORD_RECOVERED = AccountEvent(
     "recovery", WRITE, ALLOW, "R13: password set from a recovery link; earlier tokens revoked"
 )
 RECOVERY_REFUSED = AccountEvent("recovery", WRITE, DENY, "R13: link unknown, used or expired")
+RATE_LIMITED = AccountEvent(
+    "rateLimit", LOGIN, DENY, "too many sign-in or recovery attempts: refused unchecked"
+)
 UNLOCKED = AccountEvent("unlock", WRITE, ALLOW, "R13: account unlocked")
 
 

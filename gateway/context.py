@@ -14,6 +14,7 @@ from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
 from gateway.caller import ROOT_SCOPE, Caller, NodeScope
 from gateway.db import Database
 from gateway.errors import Unauthenticated
+from gateway.rate_limits import Limiter
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Context:
     request_id: str
     statements: list[int] = field(default_factory=lambda: [0])  # SQL statements run so far
     available: bool = True  # False: the caller could not be loaded, so nothing is answered
+    limiter: Limiter | None = None  # the runtime's; None: this process's in-memory one
     # The enforcement point's memo: (object scope, type, field) -> decision, per request.
     fields: dict[tuple[NodeScope, str, str], FieldDecision] = field(default_factory=dict)
     _verdicts: dict[tuple[NodeScope, str, str], Verdict] = field(default_factory=dict)

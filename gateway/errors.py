@@ -53,5 +53,9 @@ class Unavailable(GatewayError):
     code = ErrorCode.UNAVAILABLE
 
 
+class RateLimited(GatewayError):
+    code = ErrorCode.RATE_LIMITED
+
+
 class QueryTooComplex(GatewayError):
     code = ErrorCode.QUERY_TOO_COMPLEX

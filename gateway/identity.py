@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     union_all,
 )
 
@@ -63,7 +64,7 @@ class Bearer:
     """What a request's ``Authorization`` header presented."""
 
     subject: str | None  # the claimed username; None unless the signature verified
-    version: int | None = None  # the ``ver`` claim
+    version: int | None = None  # the ``ver`` claim; None for an external (OIDC) token
     refusal: str | None = None  # why the token may not be used (A1: logged), None if it may
 
 
@@ -173,7 +174,6 @@ async def load_caller(
     Anonymous unless the token names an ACTIVE user at their current token version."""
     if bearer is None or bearer.refusal is not None or bearer.subject is None:
         return ANONYMOUS_CALLER
-    assert bearer.version is not None  # read_bearer refuses a token without one
     cutoff = _expiry_cutoff(settings, now or datetime.now(UTC))
     async with db.session() as session:
         statement = _caller_statement(bearer.subject, bearer.version, cutoff)
@@ -187,7 +187,9 @@ async def load_caller(
     return _caller((user_id, username), rows)
 
 
-def _caller_statement(username: str, version: int, cutoff: datetime) -> CompoundSelect[Any]:
+def _caller_statement(
+    username: str, version: int | None, cutoff: datetime
+) -> CompoundSelect[Any]:
     """(kind, number, text, provider id) rows: the user (with 1 in the last column if their
     password expired), their roles per organization, their provider assignments, the client
     organizations of their ACTIVE agency grants, and their health-plan roles."""
@@ -196,7 +198,8 @@ def _caller_statement(username: str, version: int, cutoff: datetime) -> Compound
         .where(
             User.username == username,
             User.status.in_(SIGNED_IN_STATUSES),
-            User.token_version == version,  # R14: a bumped version revokes the token
+            # R14: a bumped version revokes our tokens; external ones carry none.
+            true() if version is None else User.token_version == version,
         )
         .scalar_subquery()
     )

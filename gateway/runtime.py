@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from gateway.access_log import AccessLogWriter
 from gateway.authorization import PolicyTable, field_actions, load_enforcer
 from gateway.db import Database
+from gateway.rate_limits import Limiter
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 
@@ -27,6 +28,7 @@ class Runtime:
     schema: strawberry.Schema
     policy: PolicyTable
     access_log: AccessLogWriter
+    limiter: Limiter  # sign-in and recovery rate limits, shared by this process's requests
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -38,6 +40,7 @@ class Runtime:
             schema=schema,
             policy=compile_policy(settings, schema),
             access_log=AccessLogWriter(db, settings.chain_key),
+            limiter=Limiter.create(settings),
         )
 
     def reload_policy(self) -> None:

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
-    jwks_url: str | None = None
+    jwks_url: str | None = None  # set: bearer tokens come from this OIDC provider (gateway.oidc)
+    jwks_refresh_seconds: int = 60  # an unknown kid refetches the JWKS at most this often
+    jwt_username_claim: str = "sub"  # or "preferred_username": the claim naming the username
     dev_token_ttl_seconds: int = 8 * 3600
     # Key of the access-log hash chain (HMAC). Without it the chain is a plain hash chain.
     audit_key: str | None = None
@@ -62,6 +64,13 @@ class Settings(BaseSettings):
     session_max_hours: int = 12  # a refresh-token family ends this long after sign-in, used or not
     # R13: password recovery by email.
     password_recovery_ttl_minutes: int = 60
+    # Sign-in and recovery rate limits (gateway.rate_limits), "N/period" as in `limits`: in
+    # Redis when a URL is set (shared by every process), else in this process's memory.
+    redis_url: str | None = None  # redis://host:6379/0 (or rediss://)
+    rate_limit_key_prefix: str = "gateway"  # of the Redis keys
+    login_limit_per_account: str = "10/15 minutes"
+    login_limit_per_address: str = "30/minute"
+    recovery_limit_per_address: str = "5/hour"  # requestPasswordRecovery and recoverPassword
     recovery_url: str = "http://localhost:8000/recover-password"  # the email link's page
     # R12, R15: access reviews and dormant accounts.
     review_interval_days: int = 90  # an organization without a completed review since is overdue
@@ -71,12 +80,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
+        if self.jwks_url and not (self.jwt_audience and self.jwt_issuer):
+            raise ValueError("GATEWAY_JWKS_URL needs GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_ISSUER")
         if self.env is Environment.PRODUCTION:
             if not self.enforce:
                 raise ValueError("GATEWAY_ENFORCE=false is refused in production")
-            if not self.jwt_secret:
-                # External OpenID Connect providers (GATEWAY_JWKS_URL) are not verified yet.
-                raise ValueError("production needs GATEWAY_JWT_SECRET")
+            if not self.jwt_secret and not self.jwks_url:
+                raise ValueError("production needs GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL")
             if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
                 raise ValueError("production needs argon2id of at least 19 MiB and 2 passes")
             if not self.audit_key:

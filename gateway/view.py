@@ -22,6 +22,7 @@ from gateway.errors import ErrorCode, Unavailable
 from gateway.identity import load_caller, read_bearer, token_refusal
 from gateway.loaders import Loaders
 from gateway.models import utcnow
+from gateway.oidc import JwksVerifier
 from gateway.runtime import Runtime
 
 
@@ -35,6 +36,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.runtime = runtime
+        settings = runtime.settings
+        self.oidc = JwksVerifier(settings) if settings.jwks_url else None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -42,7 +45,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         runtime = self.runtime
         statements = [0]
         statement_count.set(statements)  # this request's task and its loaders' tasks
-        bearer = read_bearer(request.headers.get("authorization"), runtime.settings)
+        authorization = request.headers.get("authorization")
+        bearer = (
+            await self.oidc.read_bearer(authorization)
+            if self.oidc is not None
+            else read_bearer(authorization, runtime.settings)
+        )
         available = True
         try:
             caller = await load_caller(runtime.db, bearer, runtime.settings)
@@ -57,6 +65,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context = Context(
             db=runtime.db,
             log_writer=runtime.access_log,
+            limiter=runtime.limiter,
             settings=runtime.settings,
             policy=runtime.policy,
             caller=caller,

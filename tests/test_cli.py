@@ -56,7 +56,19 @@ def test_token_is_refused_outside_development(
 @pytest.mark.parametrize(
     ("env", "problem"),
     [
-        ({"GATEWAY_AUDIT_KEY": "k"}, "GATEWAY_JWT_SECRET"),
+        ({"GATEWAY_AUDIT_KEY": "k"}, "GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL"),
+        (
+            {"GATEWAY_AUDIT_KEY": "k", "GATEWAY_JWKS_URL": "https://idp.test/jwks"},
+            "GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_ISSUER",
+        ),
+        (
+            {
+                "GATEWAY_AUDIT_KEY": "k",
+                "GATEWAY_JWKS_URL": "https://idp.test/jwks",
+                "GATEWAY_JWT_AUDIENCE": "gateway",
+            },
+            "GATEWAY_JWT_ISSUER",
+        ),
         ({"GATEWAY_JWT_SECRET": "s"}, "GATEWAY_AUDIT_KEY"),
         (
             {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_ENFORCE": "false"},
@@ -88,6 +100,23 @@ def test_production_refuses_to_start_half_configured(
         monkeypatch.setenv(name, value)
     assert main(["policy", "check"]) == 2
     assert problem in capsys.readouterr().err
+
+
+def test_production_starts_with_an_external_identity_provider_instead_of_a_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
+    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_TIME_COST", raising=False)
+    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_MEMORY_KIB", raising=False)
+    for name, value in {
+        "GATEWAY_AUDIT_KEY": "k",
+        "GATEWAY_JWKS_URL": "https://idp.test/jwks",
+        "GATEWAY_JWT_AUDIENCE": "gateway",
+        "GATEWAY_JWT_ISSUER": "https://idp.test/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["policy", "check"]) == 0
 
 
 def test_policy_check_passes_on_the_shipped_policy(capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,7 +66,7 @@ def forged(settings: Settings, username: str) -> dict[str, str]:
     """Tokens an attacker could build, by the refusal the log must record."""
     secret = settings.signing_secret
     return {
-        "algorithm not allowed": jwt.encode(claims(username), None, algorithm="none"),
+        "algorithm not allowed": jwt.encode(claims(username), "", algorithm="none"),
         "bad signature": jwt.encode(
             claims(username), "an-attackers-own-secret-of-32-bytes!", algorithm="HS256"
         ),

@@ -18,10 +18,11 @@ from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.context import Context
 from gateway.domain import accounts, credentials, password_changes, sessions, sign_in
 from gateway.domain.sessions import IssuedSession
-from gateway.errors import Unauthenticated
+from gateway.errors import RateLimited, Unauthenticated
 from gateway.ids import parse_id
 from gateway.models import Membership, User, utcnow
 from gateway.passwords import hash_password
+from gateway.rate_limits import Limit, hit, limiter_for
 
 REFRESH_REFUSED = "The refresh token is unknown, expired or revoked: sign in again"
 
@@ -40,6 +41,18 @@ def _signed_in_as(context: Context, user: User) -> None:
     """From here on the request is the user's: the log says who signed in (A1)."""
     context.access_log.user_id = user.id
     context.access_log.username = user.username
+
+
+async def _limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
+    """Count this attempt against each limit before anything is checked or hashed; a refused
+    one is logged (A1) and answered RATE_LIMITED."""
+    limiter = limiter_for(context.limiter, context.settings)
+    try:
+        for limit, key in limits:
+            await hit(limiter, limit, key)
+    except RateLimited:
+        _record(context, (events.RATE_LIMITED,), None)
+        raise
 
 
 async def register_user(
@@ -68,6 +81,10 @@ async def register_user(
 
 
 async def login(context: Context, username: str, password: str) -> IssuedSession:
+    address = context.access_log.client_address
+    await _limited(
+        context, (Limit.LOGIN_PER_ADDRESS, address), (Limit.LOGIN_PER_ACCOUNT, username)
+    )
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
     claimed = True
@@ -125,6 +142,7 @@ async def change_password(context: Context, current: str, new: str) -> IssuedSes
 
 async def request_password_recovery(context: Context, login: str) -> bool:
     """R13: the same answer whether or not the account exists."""
+    await _limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
     async with context.write_transaction() as session:
         user_id = await password_changes.request_recovery(
             session, login=login, settings=context.settings, now=utcnow()
@@ -135,6 +153,7 @@ async def request_password_recovery(context: Context, login: str) -> bool:
 
 
 async def recover_password(context: Context, token: str, new: str) -> bool:
+    await _limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
     async with context.db.session() as session:
         account = await password_changes.recovering_account(session, token=token, now=utcnow())
     if account is None:
