@@ -82,6 +82,14 @@ async def world(migrated: Settings) -> World:
     return World(orgs=orgs, users=users, providers=providers)
 
 
+@pytest.fixture
+async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
+    """A connection pool of the test's own, to arrange and inspect the database directly."""
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings, world: World) -> AsyncIterator[Starlette]:
     application = create_app(settings)

@@ -22,13 +22,6 @@ from tests.support import Api, World, errors_at
 SUNRISE = "Sunrise Family Practice"
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
-
-
 async def entries_of(db: Database, request_id: str) -> list[Entry]:
     async with db.session() as session:
         rows = await session.execute(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from gateway.models import (
     MembershipRole,
     Organization,
 )
-from gateway.settings import Settings
 from tests.factories import Org, make_org, make_user
 from tests.support import JSON, Api, World, errors_at, refusal_code, role_table
 
@@ -36,13 +34,6 @@ PENDING = """query Pending($id: ID!) { organization(id: $id) {
 SEE_ORG = "query See($id: ID!) { organization(id: $id) { id name } }"
 
 _tins = itertools.count(900000001)
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def org_with_tin(db: Database, **kwargs: Any) -> tuple[Org, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,6 @@ from gateway.db import Database
 from gateway.domain.accounts import TAKEN
 from gateway.domain.invitations import hash_token
 from gateway.models import Invitation, Membership, User, utcnow
-from gateway.settings import Settings
 from tests.accounts_support import (
     PASSWORD,
     body,
@@ -54,13 +52,6 @@ ANONYMOUS_FIELDS = {
     ("Mutation", "requestPasswordRecovery"),
     ("Mutation", "recoverPassword"),
 }
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 def new_user(username: str, email: str | None = None, **more: str) -> JSON:

@@ -4,7 +4,7 @@ revokeAgencyGrant, and what agency users see because of them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,7 +20,6 @@ from gateway.models import (
     OutboxMessage,
     utcnow,
 )
-from gateway.settings import Settings
 from tests.factories import Org, make_org
 from tests.support import JSON, Api, World
 
@@ -38,13 +37,6 @@ REVOKE = f"""mutation Revoke($org: ID!, $grant: ID!) {{
   revokeAgencyGrant(organizationId: $org, grantId: $grant) {{ {GRANT_FIELDS} }} }}"""
 CLIENT_VIEW = """query Client($id: ID!) { organization(id: $id) {
   id providers(first: 50) { edges { node { id } } } } }"""
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 # ---- helpers --------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +11,6 @@ from sqlalchemy import func, insert, select
 from gateway.db import Database
 from gateway.domain.eft import is_valid_routing_number
 from gateway.models import EftAccount
-from gateway.settings import Settings
 from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, role_table
 
@@ -29,13 +27,6 @@ VALID = {
     "accountNumberConfirmation": "000987654321",
 }
 OLD = ("First Bank", "011000015", "000123456789")
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def eft_org(db: Database, *, with_account: bool = True) -> Org:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +20,6 @@ from gateway.models import (
     Provider,
     User,
 )
-from gateway.settings import Settings
 from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, role_table
 from tests.test_statement_count import counting
@@ -29,13 +27,6 @@ from tests.test_statement_count import counting
 EXPORT = """query Export($org: ID!, $status: [MembershipStatus!]) {
   exportMembers(organizationId: $org, status: $status) { filename contentType csv rowCount } }"""
 HEADER = ["name", "username", "email", "roles", "eTools", "providers", "status", "last login"]
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def export(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,13 +37,6 @@ INVITATIONS = """query Invitations($org: ID!) { organization(id: $org) {
   invitations(first: 50) { edges { node { id name email kind status invitedBy { username } } } }
 } }"""
 TOKEN = re.compile(r"[?&]invitation=([A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 def invitation_input(email: str, confirmation: str | None = None, **more: str) -> JSON:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy import delete, func, select
 
 from gateway.db import Database
 from gateway.models import AccessLogEntry, Membership, MembershipEtool, MembershipRole
-from gateway.settings import Settings
 from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, refusal_code, role_table
 
@@ -20,13 +18,6 @@ UPDATE = """mutation Update($org: ID!, $member: ID!, $input: MemberAccessInput!)
     id roles { code } etools { code } providers { id } employment } }"""
 REMOVE = """mutation Remove($org: ID!, $member: ID!) {
   removeMember(organizationId: $org, membershipId: $member) { id status } }"""
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def update(api: Api, org: Org, actor: str, member: str, **access: Any) -> JSON:

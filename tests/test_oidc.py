@@ -108,13 +108,6 @@ async def client(
         yield client
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
-
-
 def claims(username: str, **changes: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     values: dict[str, Any] = {

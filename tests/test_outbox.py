@@ -6,7 +6,7 @@ import asyncio
 import email
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import Message
@@ -30,14 +30,6 @@ from gateway.outbox import (
     retry_delay,
 )
 from gateway.settings import Settings, get_settings
-from tests.support import World
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 def free_port() -> int:

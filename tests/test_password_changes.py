@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy import select, update
 from gateway.db import Database
 from gateway.domain.credentials import digest
 from gateway.models import OutboxMessage, PasswordRecovery, utcnow
-from gateway.settings import Settings
 from tests.accounts_support import (
     CHANGE,
     NEW_PASSWORD,
@@ -39,13 +37,6 @@ RECOVER = (
     """mutation Recover($t: String!, $n: String!) { recoverPassword(token: $t, newPassword: $n) }"""
 )
 LINK = re.compile(r"[?&]token=([A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -41,13 +40,6 @@ COMPLETE = """mutation Complete($org: ID!, $review: ID!) {
 FLAGS = f"""query Flags($id: ID!) {{ organization(id: $id) {{
   reviewOverdue lastReviewedAt accessReview {{ id status undecidedCount {ITEMS} }}
   members(first: 50) {{ edges {{ node {{ id dormant }} }} }} }} }}"""
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 def error_of(body: JSON) -> tuple[str, str | None]:

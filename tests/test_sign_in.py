@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,6 @@ from gateway.db import Database
 from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
 from gateway.enforcement import MUST_CHANGE
 from gateway.models import utcnow
-from gateway.settings import Settings
 from tests.accounts_support import (
     CHANGE,
     LOGIN,
@@ -33,13 +31,6 @@ from tests.accounts_support import (
     user_row,
 )
 from tests.support import Api
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def test_signing_in_returns_tokens_that_work(api: Api, db: Database) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,6 @@ ADD = """mutation Add($org: ID!, $tin: String!) {
 REMOVE = """mutation Remove($org: ID!, $taxId: ID!) {
   removeTaxId(organizationId: $org, taxIdId: $taxId) { id tin } }"""
 TAX_IDS = "query($id: ID!) { organization(id: $id) { taxIds { id tin } } }"
-
-
-@pytest.fixture
-async def db(settings: Settings, world: World) -> AsyncIterator[Database]:
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def tin_org(
