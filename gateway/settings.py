@@ -5,10 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.catalog import ORGANIZATION_ROLES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
@@ -62,6 +64,21 @@ class Settings(BaseSettings):
     max_failed_logins: int = 5  # then LOCKED until an admin or the help desk unlocks it
     session_idle_minutes: int = 15  # HIPAA automatic logoff: access-token life, refresh idle window
     session_max_hours: int = 12  # a refresh-token family ends this long after sign-in, used or not
+    # R14: a second factor (TOTP, gateway.second_factor). Members holding one of these roles
+    # must enrol before anything else works, e.g. GATEWAY_TOTP_REQUIRED_ROLES=ACCOUNT_ADMIN,
+    # FINANCIAL_MANAGER. Anyone may enrol. Secrets are encrypted at rest with GATEWAY_TOTP_KEY
+    # (required in production when the gateway signs in users itself).
+    totp_required_roles: Annotated[frozenset[str], NoDecode] = frozenset()
+    totp_key: str | None = None
+    totp_issuer: str = "Provider Portal"  # the name authenticator apps show
+    # R1: the master account holder's activation code, mailed to the correspondence address.
+    activation_code_ttl_days: int = 15
+    activation_max_attempts: int = 5  # wrong codes before the code is spent (then re-issue)
+    activation_limit_per_address: str = "10/hour"  # activateAccount, requestActivationCode
+    # Partner billing systems: OAuth2 client credentials at /oauth/token (gateway.oauth).
+    partner_token_minutes: int = 15
+    oauth_limit_per_client: str = "30/minute"
+    oauth_limit_per_address: str = "60/minute"
     # R13: password recovery by email.
     password_recovery_ttl_minutes: int = 60
     # Sign-in and recovery rate limits (gateway.rate_limits), "N/period" as in `limits`: in
@@ -77,6 +94,16 @@ class Settings(BaseSettings):
     review_response_days: int = 30  # a review's deadline, counted from its start
     review_unanswered_action: Literal["remove", "keep"] = "remove"  # R15: past the deadline
     dormant_after_days: int = 90  # a member without a login for this long is dormant
+
+    @field_validator("totp_required_roles", mode="before")
+    @classmethod
+    def _role_list(cls, value: object) -> object:
+        """``ACCOUNT_ADMIN,FINANCIAL_MANAGER`` (commas or spaces) as well as a list."""
+        roles = frozenset(value.replace(",", " ").split()) if isinstance(value, str) else value
+        unknown = sorted(set(roles) - ORGANIZATION_ROLES) if isinstance(roles, frozenset) else []
+        if unknown:
+            raise ValueError(f"not organization roles: {', '.join(unknown)}")
+        return roles
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

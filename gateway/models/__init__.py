@@ -11,7 +11,12 @@ from gateway.models.accounts import (
 )
 from gateway.models.agencies import AgencyGrant, AgencyGrantProvider, AgencyGrantStaff
 from gateway.models.base import Base, utcnow
-from gateway.models.credentials import PasswordRecovery, RefreshToken
+from gateway.models.credentials import (
+    ActivationCode,
+    PartnerClient,
+    PasswordRecovery,
+    RefreshToken,
+)
 from gateway.models.invitations import Invitation
 from gateway.models.organizations import EftAccount, Organization, Provider, TaxId
 from gateway.models.outbox import OutboxMessage
@@ -24,6 +29,7 @@ __all__ = [
     "AccessLogRequest",
     "AccessReview",
     "AccessReviewItem",
+    "ActivationCode",
     "AgencyGrant",
     "AgencyGrantProvider",
     "AgencyGrantStaff",
@@ -35,6 +41,7 @@ __all__ = [
     "MembershipRole",
     "Organization",
     "OutboxMessage",
+    "PartnerClient",
     "PasswordRecovery",
     "PayerRole",
     "Provider",

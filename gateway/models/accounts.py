@@ -27,6 +27,11 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # R14 second factor: the TOTP secret, encrypted (gateway.second_factor); enabled once the
+    # user has confirmed a code from it. The last time step used, so a code works only once.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
 
 class Membership(Base):
