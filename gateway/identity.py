@@ -17,21 +17,24 @@ from typing import Any
 
 import jwt
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Integer,
     String,
     and_,
     case,
     cast,
+    exists,
     literal,
     null,
     select,
     true,
     union_all,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.caller import ANONYMOUS_CALLER, Caller
-from gateway.catalog import GrantStatus, MembershipStatus, RoleCode, UserStatus
+from gateway.catalog import GrantStatus, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
 from gateway.db import Database
 from gateway.models import (
     AgencyGrant,
@@ -39,6 +42,7 @@ from gateway.models import (
     AgencyGrantStaff,
     Membership,
     MembershipRole,
+    Organization,
     PayerRole,
     ProviderAssignment,
     User,
@@ -187,12 +191,13 @@ async def load_caller(
     return _caller((user_id, username), rows)
 
 
-def _caller_statement(
-    username: str, version: int | None, cutoff: datetime
-) -> CompoundSelect[Any]:
+def _caller_statement(username: str, version: int | None, cutoff: datetime) -> CompoundSelect[Any]:
     """(kind, number, text, provider id) rows: the user (with 1 in the last column if their
     password expired), their roles per organization, their provider assignments, the client
-    organizations of their ACTIVE agency grants, and their health-plan roles."""
+    organizations of their ACTIVE agency grants, and their health-plan roles.
+
+    Only ACTIVE organizations count: a master account holder has no role in an organization
+    still PENDING_ACTIVATION (R1), and nobody acts in a SUSPENDED one."""
     user_id = (
         select(User.id)
         .where(
@@ -203,7 +208,11 @@ def _caller_statement(
         )
         .scalar_subquery()
     )
-    active = and_(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
+    active = and_(
+        Membership.user_id == user_id,
+        Membership.status == MembershipStatus.ACTIVE,
+        _active_organization(Membership.organization_id),
+    )
     no_number, no_text = cast(null(), Integer), cast(null(), String)
     expired = case((User.password_changed_at < cutoff, 1), else_=0)
     return union_all(
@@ -233,10 +242,18 @@ def _caller_statement(
             AgencyGrantStaff.user_id == user_id,
             AgencyGrant.status == GrantStatus.ACTIVE,
             Membership.status == MembershipStatus.ACTIVE,
+            _active_organization(AgencyGrant.organization_id),
+            _active_organization(AgencyGrant.agency_id),
         ),
         select(literal("plan"), no_number, PayerRole.role, no_number).where(
             PayerRole.user_id == user_id
         ),
+    )
+
+
+def _active_organization(org_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    return exists().where(
+        Organization.id == org_id, Organization.status == OrganizationStatus.ACTIVE
     )
 
 
