@@ -61,6 +61,75 @@ RATE_LIMITED = AccountEvent(
     "rateLimit", LOGIN, DENY, "too many sign-in or recovery attempts: refused unchecked"
 )
 UNLOCKED = AccountEvent("unlock", WRITE, ALLOW, "R13: account unlocked")
+# R1: master accounts and their activation codes (the code itself is never logged).
+MASTER_ACCOUNT_CLAIMED = AccountEvent(
+    "masterAccount", WRITE, ALLOW, "R1: first user of the organization: activation letter mailed"
+)
+ACTIVATION_CODE_ISSUED = AccountEvent(
+    "activationCode", WRITE, ALLOW, "R1: a new activation code mailed; the earlier one stops"
+)
+ACTIVATED = AccountEvent(
+    "activation", LOGIN, ALLOW, "R1: activation code accepted: the organization is ACTIVE"
+)
+ACTIVATION_REFUSED = AccountEvent("activation", LOGIN, DENY, "R1: activation refused")
+SIGN_IN_NOT_ACTIVATED = AccountEvent(
+    "signIn", LOGIN, DENY, "R1: password verified but the account awaits its activation code"
+)
+
+# R14: the second factor (TOTP); neither its secret nor a code is ever logged.
+SIGNED_IN_WITH_SECOND_FACTOR = AccountEvent(
+    "signIn", LOGIN, ALLOW, "R14: password and second-factor code verified"
+)
+SIGNED_IN_MUST_ENROL = AccountEvent(
+    "signIn",
+    LOGIN,
+    ALLOW,
+    "R14: password verified; the caller's roles require a second factor: only enrolment and "
+    "logout until it is enabled",
+)
+SECOND_FACTOR_REQUIRED = AccountEvent(
+    "signIn", LOGIN, DENY, "R14: password verified but no second-factor code was given"
+)
+SECOND_FACTOR_WRONG = AccountEvent(
+    "signIn", LOGIN, DENY, "R14: password verified but the second-factor code was wrong or used"
+)
+ENROLMENT_BEGUN = AccountEvent(
+    "secondFactorEnrolment", WRITE, ALLOW, "R14: a new second-factor secret awaits confirmation"
+)
+ENROLMENT_REFUSED = AccountEvent(
+    "secondFactorEnrolment",
+    WRITE,
+    DENY,
+    "R14: a second factor is already enabled; only the help desk resets it",
+)
+SECOND_FACTOR_CONFIRMED = AccountEvent(
+    "secondFactorConfirm", WRITE, ALLOW, "R14: second factor enabled"
+)
+CONFIRMATION_REFUSED = AccountEvent(
+    "secondFactorConfirm", WRITE, DENY, "R14: wrong code, or no enrolment pending"
+)
+SECOND_FACTOR_RESET = AccountEvent(
+    "secondFactorReset", WRITE, ALLOW, "R14: second factor cleared by the help desk; tokens revoked"
+)
+
+# SPEC 1, R11: partner billing systems (OAuth2 client credentials at /oauth/token). The entry
+# names the client's service account; never a secret, nor a client_id that names no client.
+PARTNER_CLIENT_CREATED = AccountEvent("partnerClient", WRITE, ALLOW, "R11: partner client created")
+PARTNER_SECRET_ROTATED = AccountEvent(
+    "partnerClientSecret", WRITE, ALLOW, "R11: partner client secret rotated; its tokens revoked"
+)
+PARTNER_CLIENT_REVOKED = AccountEvent(
+    "partnerClient", WRITE, ALLOW, "R11: partner client revoked; its tokens stop at once"
+)
+PARTNER_TOKEN_ISSUED = AccountEvent(
+    "clientCredentials", LOGIN, ALLOW, "R11: partner client authenticated: access token issued"
+)
+PARTNER_TOKEN_REFUSED = AccountEvent(
+    "clientCredentials", LOGIN, DENY, "R11: partner token request refused"
+)
+PARTNER_TOKEN_RATE_LIMITED = AccountEvent(
+    "clientCredentials", LOGIN, DENY, "too many token requests: refused unchecked"
+)
 
 
 def record(

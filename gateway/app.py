@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.oauth import token_endpoint
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
 from gateway.view import GatewayGraphQL
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -22,12 +22,19 @@ ANONYMOUS = "ANONYMOUS"  # a caller without a valid token
 SELF = "SELF"  # the caller looking at their own user or membership
 # R14: signed in with an expired password; held instead of every other role.
 PASSWORD_EXPIRED = "PASSWORD_EXPIRED"  # noqa: S105 - a role name, not a secret
-PSEUDO_ROLES = frozenset({AUTHENTICATED, ANONYMOUS, SELF, PASSWORD_EXPIRED})
+# R14: holds a role that requires a second factor and has not enabled one; held instead of
+# every other role (PASSWORD_EXPIRED comes first when both apply).
+SECOND_FACTOR_ENROLLMENT = "SECOND_FACTOR_ENROLLMENT"
+# SPEC 1, R11: a partner billing system (OAuth2 client credentials) instead of AUTHENTICATED.
+PARTNER_CLIENT = "PARTNER_CLIENT"
+PSEUDO_ROLES = frozenset(
+    {AUTHENTICATED, ANONYMOUS, SELF, PASSWORD_EXPIRED, SECOND_FACTOR_ENROLLMENT, PARTNER_CLIENT}
+)
 ALL_ROLES = ORGANIZATION_ROLES | HEALTH_PLAN_ROLES | PSEUDO_ROLES
 
 READ, READ_MASKED, WRITE, LOGIN = "read", "read_masked", "write", "login"
 # A1: mutations that open, renew or end a session are logged with action "login".
-SESSION_MUTATIONS = frozenset({"login", "refreshToken", "logout"})
+SESSION_MUTATIONS = frozenset({"login", "refreshToken", "logout", "activateAccount"})
 ORG_DOMAIN, PLAN_DOMAIN = "org/*", "plan"
 
 

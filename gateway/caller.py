@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gateway.authorization import ANONYMOUS, AUTHENTICATED, PASSWORD_EXPIRED, SELF
+from gateway.authorization import (
+    ANONYMOUS,
+    AUTHENTICATED,
+    PARTNER_CLIENT,
+    PASSWORD_EXPIRED,
+    SECOND_FACTOR_ENROLLMENT,
+    SELF,
+)
 from gateway.catalog import RoleCode
 
 # V4: these roles see every provider of the organization; the others only their assignments.
@@ -44,13 +51,24 @@ class Caller:
     # R14: signed in with an expired password; may only change it or sign out (the policy
     # grants the PASSWORD_EXPIRED role nothing else, and the caller holds no other role).
     password_expired: bool = False
+    # R14: holds a role that requires a second factor (settings.totp_required_roles) without
+    # one enabled; may only enrol or sign out (the SECOND_FACTOR_ENROLLMENT role, nothing else).
+    must_enroll_second_factor: bool = False
+    # SPEC 1, R11: a partner billing system's service account holds PARTNER_CLIENT instead of
+    # AUTHENTICATED: it reads what its agency's grants show, and calls no mutation.
+    partner_client: bool = False
     _base_roles: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.password_expired:
             self._base_roles = frozenset({PASSWORD_EXPIRED})
             return
+        if self.must_enroll_second_factor:
+            self._base_roles = frozenset({SECOND_FACTOR_ENROLLMENT})
+            return
         base = {AUTHENTICATED} if self.user_id is not None else {ANONYMOUS}
+        if self.partner_client:
+            base = {PARTNER_CLIENT}
         self._base_roles = frozenset(base | self.plan_roles)
 
     @property
@@ -67,7 +85,7 @@ class Caller:
         return None if self.sees_every_organization else frozenset(self.org_roles)
 
     def roles_for(self, scope: NodeScope) -> frozenset[str]:
-        if self.password_expired:
+        if self.password_expired or self.must_enroll_second_factor:
             return self._base_roles
         roles = set(self._base_roles)
         for org_id in scope.org_ids:

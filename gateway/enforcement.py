@@ -28,6 +28,10 @@ from gateway.ids import as_id
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
 MUST_CHANGE = "R14: your password has expired; change it (changePassword) or sign out (logout)"
+MUST_ENROLL = (
+    "R14: your roles require a second factor: enrol one (beginSecondFactorEnrollment, then "
+    "confirmSecondFactor) or sign out (logout)"
+)
 
 
 class Enforcement(SchemaExtension):
@@ -113,6 +117,8 @@ def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exce
         return Unauthenticated("Authentication required", decisionId=decision_id)
     if context.caller.password_expired:
         return Forbidden(MUST_CHANGE, decisionId=decision_id, rule="R14")
+    if context.caller.must_enroll_second_factor:
+        return Forbidden(MUST_ENROLL, decisionId=decision_id, rule="R14")
     verb = "call" if decided.type_name == "Mutation" else "read"
     return Forbidden(
         f"Not allowed to {verb} {decided.type_name}.{decided.field}", decisionId=decision_id

@@ -20,11 +20,14 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Integer,
+    ScalarSelect,
+    Select,
     String,
     and_,
     case,
     cast,
     exists,
+    false,
     literal,
     null,
     select,
@@ -43,6 +46,7 @@ from gateway.models import (
     Membership,
     MembershipRole,
     Organization,
+    PartnerClient,
     PayerRole,
     ProviderAssignment,
     User,
@@ -61,6 +65,8 @@ REFUSALS: dict[type[jwt.PyJWTError], str] = {
     jwt.ImmatureSignatureError: "not yet valid",
 }
 REVOKED = "revoked (signed out, password changed or account locked) or account not active"
+# Bits of the caller statement's user row (R14): what restricts the session.
+PASSWORD_EXPIRED_FLAG, SECOND_FACTOR_MISSING_FLAG = 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,7 @@ def mint_token(
     first sign-out, password change or lockout). ``gateway token`` and sign-in mint with this."""
     issued = now or datetime.now(UTC)
     claims = {
+        "iss": settings.token_issuer,  # tells the gateway's tokens from an OIDC provider's
         "sub": username,
         "ver": version,
         "iat": issued,
@@ -119,6 +126,8 @@ def read_bearer(authorization: str | None, settings: Settings) -> Bearer | None:
     """The bearer token's claims, or why it is refused; None without a bearer token."""
     if not authorization or not authorization.lower().startswith("bearer "):
         return None
+    if not signs_own_tokens(settings):
+        return Bearer(None, refusal="the gateway's own tokens are not accepted here")
     token = authorization[7:].strip()
     try:
         claims = _decode(token, settings)
@@ -126,10 +135,29 @@ def read_bearer(authorization: str | None, settings: Settings) -> Bearer | None:
         return Bearer(_subject_of_expired(token, settings), refusal="expired")
     except jwt.PyJWTError as error:
         return Bearer(None, refusal=REFUSALS.get(type(error), "malformed"))
+    if claims.get("iss", settings.token_issuer) != settings.token_issuer:
+        return Bearer(None, refusal="wrong issuer")
     subject, version = claims.get("sub"), claims.get("ver")
     if not isinstance(subject, str) or type(version) is not int:
         return Bearer(None, refusal="malformed claims")
     return Bearer(subject, version)
+
+
+def signs_own_tokens(settings: Settings) -> bool:
+    """Whether the gateway issues and accepts tokens of its own (HS256). Beside an OIDC
+    provider only with a secret of its own: never with the well-known development one."""
+    return bool(settings.jwt_secret) or (settings.is_development and not settings.jwks_url)
+
+
+def issued_here(authorization: str | None, settings: Settings) -> bool:
+    """Whether the bearer token *claims* the gateway as its issuer (unverified: it only picks
+    which verification path checks it, and each path pins its own algorithms)."""
+    token = (authorization or "")[7:].strip()
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return False
+    return bool(issuer == settings.token_issuer)
 
 
 def _decode(token: str, settings: Settings, *, verify_exp: bool = True) -> dict[str, Any]:
@@ -179,22 +207,47 @@ async def load_caller(
     if bearer is None or bearer.refusal is not None or bearer.subject is None:
         return ANONYMOUS_CALLER
     cutoff = _expiry_cutoff(settings, now or datetime.now(UTC))
+    # R14: the gateway asks for its second factor only on its own tokens; an external
+    # provider's (no version) signed in with whatever factors that provider requires.
+    required = settings.totp_required_roles if bearer.version is not None else frozenset()
     async with db.session() as session:
-        statement = _caller_statement(bearer.subject, bearer.version, cutoff)
+        statement = _caller_statement(bearer.subject, bearer.version, cutoff, required)
         rows = (await session.execute(statement)).all()
-    users = [(number, text, expired) for kind, number, text, expired in rows if kind == "user"]
+    users = [(number, text, flags) for kind, number, text, flags in rows if kind == "user"]
     if not users:
         return ANONYMOUS_CALLER
-    user_id, username, expired = users[0]
-    if expired:  # R14: nothing but changePassword and logout until the password is changed
+    user_id, username, flags = users[0]
+    if flags & PASSWORD_EXPIRED_FLAG:  # R14: only changePassword and logout until changed
         return Caller(user_id=user_id, username=username, password_expired=True)
+    if flags & SECOND_FACTOR_MISSING_FLAG:  # R14: only enrolment and logout until enabled
+        return Caller(user_id=user_id, username=username, must_enroll_second_factor=True)
     return _caller((user_id, username), rows)
 
 
-def _caller_statement(username: str, version: int | None, cutoff: datetime) -> CompoundSelect[Any]:
-    """(kind, number, text, provider id) rows: the user (with 1 in the last column if their
-    password expired), their roles per organization, their provider assignments, the client
-    organizations of their ACTIVE agency grants, and their health-plan roles.
+def second_factor_missing(
+    user_id: ColumnElement[int] | InstrumentedAttribute[int], roles: frozenset[str]
+) -> ColumnElement[bool]:
+    """R14: the user (a row of the enclosing query on users) has not enabled a second factor
+    but holds one of ``roles`` in an ACTIVE membership of an ACTIVE organization."""
+    if not roles:
+        return false()
+    holds = exists().where(
+        Membership.user_id == user_id,
+        Membership.status == MembershipStatus.ACTIVE,
+        _active_organization(Membership.organization_id),
+        MembershipRole.membership_id == Membership.id,
+        MembershipRole.role.in_(sorted(roles)),
+    )
+    return and_(User.totp_enabled_at.is_(None), holds)
+
+
+def _caller_statement(
+    username: str, version: int | None, cutoff: datetime, required: frozenset[str]
+) -> CompoundSelect[Any]:
+    """(kind, number, text, provider id) rows: the user (with their restriction flags in the
+    last column: password expired, a second factor ``required`` but missing), their roles per
+    organization, their provider assignments, the client organizations of their ACTIVE agency
+    grants, and their health-plan roles.
 
     Only ACTIVE organizations count: a master account holder has no role in an organization
     still PENDING_ACTIVATION (R1), and nobody acts in a SUSPENDED one."""
@@ -214,9 +267,13 @@ def _caller_statement(username: str, version: int | None, cutoff: datetime) -> C
         _active_organization(Membership.organization_id),
     )
     no_number, no_text = cast(null(), Integer), cast(null(), String)
-    expired = case((User.password_changed_at < cutoff, 1), else_=0)
+    expired = User.password_changed_at < cutoff
+    flags: ColumnElement[int] = case((expired, PASSWORD_EXPIRED_FLAG), else_=0)
+    if required:
+        missing = second_factor_missing(User.id, required)
+        flags = flags + case((missing, SECOND_FACTOR_MISSING_FLAG), else_=0)
     return union_all(
-        select(literal("user"), User.id, User.username, expired).where(User.id == user_id),
+        select(literal("user"), User.id, User.username, flags).where(User.id == user_id),
         select(literal("role"), Membership.organization_id, MembershipRole.role, no_number)
         .join(MembershipRole, MembershipRole.membership_id == Membership.id)
         .where(active),
@@ -248,7 +305,33 @@ def _caller_statement(username: str, version: int | None, cutoff: datetime) -> C
         select(literal("plan"), no_number, PayerRole.role, no_number).where(
             PayerRole.user_id == user_id
         ),
+        *_partner_rows(user_id),
     )
+
+
+def _partner_rows(user_id: ScalarSelect[int]) -> tuple[Select[Any], Select[Any]]:
+    """A partner client's service account (SPEC 1, R11): a "partner" row naming its agency,
+    and a "grant" row per client organization whose grant to that agency is ACTIVE, exactly
+    as for agency staff, while the client is not revoked."""
+    no_number, no_text = cast(null(), Integer), cast(null(), String)
+    partner = select(literal("partner"), PartnerClient.agency_id, no_text, no_number).where(
+        PartnerClient.service_user_id == user_id
+    )
+    grants = (
+        select(
+            literal("grant"), AgencyGrant.organization_id, no_text, AgencyGrantProvider.provider_id
+        )
+        .join(PartnerClient, PartnerClient.agency_id == AgencyGrant.agency_id)
+        .outerjoin(AgencyGrantProvider, AgencyGrantProvider.grant_id == AgencyGrant.id)
+        .where(
+            PartnerClient.service_user_id == user_id,
+            PartnerClient.revoked_at.is_(None),
+            AgencyGrant.status == GrantStatus.ACTIVE,
+            _active_organization(AgencyGrant.organization_id),
+            _active_organization(AgencyGrant.agency_id),
+        )
+    )
+    return partner, grants
 
 
 def _active_organization(org_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
@@ -288,4 +371,5 @@ def _caller(user: tuple[int, str], rows: Sequence[Any]) -> Caller:
         provider_scope={
             org: None if ids is None else frozenset(ids) for org, ids in providers.items()
         },
+        partner_client=any(row[0] == "partner" for row in rows),
     )

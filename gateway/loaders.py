@@ -33,6 +33,7 @@ from gateway.models import (
     MembershipEtool,
     MembershipRole,
     Organization,
+    PartnerClient,
     Provider,
     ProviderAssignment,
     TaxId,
@@ -84,6 +85,7 @@ class Loaders:
         self.grants_of_agency = _loader(self._grants_of_agencies)
         self.grant_providers = _loader(self._grant_providers)
         self.grant_staff = _loader(self._grant_staff)
+        self.partner_clients = _loader(self._partner_clients_of_agencies)
         self.memberships_of_user = _loader(self._memberships_of_users)
         self.open_review = _loader(self._open_reviews)
         self.last_reviewed_at = _loader(self._last_reviewed_at)
@@ -250,6 +252,16 @@ class Loaders:
             select(AgencyGrant)
             .where(AgencyGrant.agency_id.in_(agency_ids))
             .order_by(AgencyGrant.id)
+        )
+        return await self._grouped(agency_ids, statement, lambda r: r[0].agency_id)
+
+    async def _partner_clients_of_agencies(
+        self, agency_ids: list[int]
+    ) -> list[list[PartnerClient]]:
+        statement = (
+            select(PartnerClient)
+            .where(PartnerClient.agency_id.in_(agency_ids))
+            .order_by(PartnerClient.id)
         )
         return await self._grouped(agency_ids, statement, lambda r: r[0].agency_id)
 

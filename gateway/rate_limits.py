@@ -30,6 +30,21 @@ class Limit(StrEnum):
     LOGIN_PER_ACCOUNT = "login-account"
     LOGIN_PER_ADDRESS = "login-address"
     RECOVERY_PER_ADDRESS = "recovery-address"
+    ACTIVATION_PER_ADDRESS = "activation-address"
+    OAUTH_PER_CLIENT = "oauth-client"  # POST /oauth/token, per client_id (gateway.oauth)
+    OAUTH_PER_ADDRESS = "oauth-address"
+
+
+# The setting holding each limit, "N/period" as `limits` parses it.
+SETTING_OF: dict[Limit, str] = {
+    Limit.LOGIN_PER_ACCOUNT: "login_limit_per_account",
+    Limit.LOGIN_PER_ADDRESS: "login_limit_per_address",
+    Limit.RECOVERY_PER_ADDRESS: "recovery_limit_per_address",
+    Limit.ACTIVATION_PER_ADDRESS: "activation_limit_per_address",
+    Limit.OAUTH_PER_CLIENT: "oauth_limit_per_client",
+    Limit.OAUTH_PER_ADDRESS: "oauth_limit_per_address",
+}
+Limits = tuple[tuple[Limit, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +64,16 @@ class Limiter:
         return cls(MovingWindowRateLimiter(storage), _items(_limits_of(settings)))
 
 
-def _limits_of(settings: Settings) -> tuple[str, str, str]:
-    return (
-        settings.login_limit_per_account,
-        settings.login_limit_per_address,
-        settings.recovery_limit_per_address,
-    )
+def _limits_of(settings: Settings) -> Limits:
+    return tuple((limit, str(getattr(settings, name))) for limit, name in SETTING_OF.items())
 
 
-def _items(limits: tuple[str, str, str]) -> dict[Limit, RateLimitItem]:
-    return dict(zip(Limit, map(parse, limits), strict=True))
+def _items(limits: Limits) -> dict[Limit, RateLimitItem]:
+    return {limit: parse(text) for limit, text in limits}
 
 
 @cache
-def _memory_limiter(limits: tuple[str, str, str]) -> Limiter:
+def _memory_limiter(limits: Limits) -> Limiter:
     """This process's in-memory counts, one store per set of limits."""
     storage = storage_from_string("async+memory://")
     return Limiter(MovingWindowRateLimiter(storage), _items(limits))

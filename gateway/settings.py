@@ -14,6 +14,7 @@ from gateway.catalog import ORGANIZATION_ROLES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+DEVELOPMENT_TOTP_KEY = "development-only-totp-key-change-me-0123456789"
 
 
 class Environment(StrEnum):
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     jwks_url: str | None = None  # set: bearer tokens come from this OIDC provider (gateway.oidc)
     jwks_refresh_seconds: int = 60  # an unknown kid refetches the JWKS at most this often
     jwt_username_claim: str = "sub"  # or "preferred_username": the claim naming the username
+    # The ``iss`` of the gateway's own tokens (sign-in, partner clients): with an OIDC provider
+    # too, a token naming this issuer is checked as the gateway's (HS256), any other on the JWKS.
+    token_issuer: str = "provider-portal-gateway"  # noqa: S105 - a name, not a secret
     dev_token_ttl_seconds: int = 8 * 3600
     # Key of the access-log hash chain (HMAC). Without it the chain is a plain hash chain.
     audit_key: str | None = None
@@ -75,6 +79,7 @@ class Settings(BaseSettings):
     activation_code_ttl_days: int = 15
     activation_max_attempts: int = 5  # wrong codes before the code is spent (then re-issue)
     activation_limit_per_address: str = "10/hour"  # activateAccount, requestActivationCode
+    activation_url: str = "http://localhost:8000/activate"  # the page the letter names
     # Partner billing systems: OAuth2 client credentials at /oauth/token (gateway.oauth).
     partner_token_minutes: int = 15
     oauth_limit_per_client: str = "30/minute"
@@ -109,6 +114,8 @@ class Settings(BaseSettings):
     def _production_is_strict(self) -> Settings:
         if self.jwks_url and not (self.jwt_audience and self.jwt_issuer):
             raise ValueError("GATEWAY_JWKS_URL needs GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_ISSUER")
+        if self.jwks_url and self.jwt_issuer == self.token_issuer:
+            raise ValueError("GATEWAY_JWT_ISSUER must differ from GATEWAY_TOKEN_ISSUER")
         if self.env is Environment.PRODUCTION:
             if not self.enforce:
                 raise ValueError("GATEWAY_ENFORCE=false is refused in production")
@@ -120,6 +127,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
                     "database could re-forge the access-log chain"
+                )
+            if self.jwt_secret and not self.totp_key:
+                raise ValueError(
+                    "production needs GATEWAY_TOTP_KEY when it signs users in itself: second "
+                    "factor secrets are encrypted with it (R14)"
                 )
         return self
 
@@ -135,6 +147,14 @@ class Settings(BaseSettings):
         if self.is_development:
             return DEVELOPMENT_JWT_SECRET
         raise RuntimeError("GATEWAY_JWT_SECRET is not set")
+
+    @property
+    def totp_encryption_key(self) -> str | None:
+        """The key second-factor secrets are encrypted with; development falls back to a fixed,
+        well-known one. None: no second factor here (production with an external provider)."""
+        if self.totp_key:
+            return self.totp_key
+        return DEVELOPMENT_TOTP_KEY if self.is_development else None
 
     @property
     def chain_key(self) -> bytes:

@@ -19,7 +19,7 @@ from gateway.caller import ANONYMOUS_CALLER
 from gateway.context import Context
 from gateway.db import statement_count
 from gateway.errors import ErrorCode, Unavailable
-from gateway.identity import load_caller, read_bearer, token_refusal
+from gateway.identity import Bearer, issued_here, load_caller, read_bearer, token_refusal
 from gateway.loaders import Loaders
 from gateway.models import utcnow
 from gateway.oidc import JwksVerifier
@@ -46,11 +46,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         statements = [0]
         statement_count.set(statements)  # this request's task and its loaders' tasks
         authorization = request.headers.get("authorization")
-        bearer = (
-            await self.oidc.read_bearer(authorization)
-            if self.oidc is not None
-            else read_bearer(authorization, runtime.settings)
-        )
+        bearer = await self._read_bearer(authorization)
         available = True
         try:
             caller = await load_caller(runtime.db, bearer, runtime.settings)
@@ -87,6 +83,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 context.access_log, account_events.TOKEN_REFUSED, None, detail=refused.refusal
             )
         return context
+
+    async def _read_bearer(self, authorization: str | None) -> Bearer | None:
+        """The gateway's own tokens (the ``iss`` it names them with) on the HS256 path, any
+        other on the OIDC provider's JWKS. The unverified issuer only picks the path; each
+        path pins its own algorithms, so neither accepts the other's (no algorithm confusion)."""
+        settings = self.runtime.settings
+        if self.oidc is None or issued_here(authorization, settings):
+            return read_bearer(authorization, settings)
+        return await self.oidc.read_bearer(authorization)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run the operation, then make its access-log entries durable before answering (A2)."""

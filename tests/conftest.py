@@ -33,6 +33,9 @@ os.environ.setdefault("GATEWAY_PASSWORD_HASH_MEMORY_KIB", "1024")
 os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ACCOUNT", "100000/minute")
 os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ADDRESS", "100000/minute")
 os.environ.setdefault("GATEWAY_RECOVERY_LIMIT_PER_ADDRESS", "100000/minute")
+os.environ.setdefault("GATEWAY_ACTIVATION_LIMIT_PER_ADDRESS", "100000/minute")
+os.environ.setdefault("GATEWAY_OAUTH_LIMIT_PER_CLIENT", "100000/minute")
+os.environ.setdefault("GATEWAY_OAUTH_LIMIT_PER_ADDRESS", "100000/minute")
 
 
 def database_url(tmp_dir: Path) -> str:

@@ -45,8 +45,10 @@ async def make_org(
     employment: str = "EMPLOYEE",
     providers: int = 2,
     tins: tuple[str, ...] = (),
+    status: str = "ACTIVE",
 ) -> Org:
-    """An organization with ``members`` (role -> how many), each holding that one role."""
+    """An organization with ``members`` (role -> how many), each holding that one role, and a
+    correspondence address."""
     n = next(_numbers)
     async with db.transaction() as session:
         org_id = (
@@ -57,7 +59,11 @@ async def make_org(
                         "name": f"Factory Org {n}",
                         "kind": kind,
                         "provider_id": f"F-{n:05}",
-                        "status": "ACTIVE",
+                        "status": status,
+                        "address_line1": f"{n} Factory Road",
+                        "address_city": "Phoenix",
+                        "address_state": "AZ",
+                        "address_zip": "85001",
                     }
                 ],
             )
@@ -74,7 +80,7 @@ async def make_org(
         if rows:  # providers=0: e.g. a billing agency
             result = await session.execute(insert(Provider).returning(Provider.id), rows)
             org.providers = list(result.scalars())
-        for role, count in (members or {"ACCOUNT_ADMIN": 1}).items():
+        for role, count in ({"ACCOUNT_ADMIN": 1} if members is None else members).items():
             for i in range(1, count + 1):
                 await _member(session, org, f"f{n}-{role.lower()}-{i}", role, employment)
     return org

@@ -51,6 +51,8 @@ ANONYMOUS_FIELDS = {
     ("Mutation", "refreshToken"),
     ("Mutation", "requestPasswordRecovery"),
     ("Mutation", "recoverPassword"),
+    ("Mutation", "activateAccount"),  # R1: a holder awaiting activation cannot sign in
+    ("Mutation", "requestActivationCode"),
 }
 
 
@@ -336,7 +338,10 @@ def test_no_field_returns_a_password_or_a_secret(app: Starlette) -> None:
     exposed = [
         f"{name}.{field}"
         for name, graphql_type in schema.type_map.items()
-        if isinstance(graphql_type, GraphQLObjectType) and name not in {"Mutation", "LoginResult"}
+        # A session's tokens go to whoever signed in; a new second-factor secret to its owner,
+        # this once (R14). Nothing else returns a secret.
+        if isinstance(graphql_type, GraphQLObjectType)
+        and name not in {"Mutation", "LoginResult", "SecondFactorEnrollment"}
         for field in graphql_type.fields
         if any(word in field.lower() for word in ("password", "hash", "secret", "token"))
     ]
@@ -388,7 +393,7 @@ def root_field_queries(schema: GraphQLSchema) -> dict[tuple[str, str], str]:
     return queries
 
 
-async def test_anonymous_callers_may_only_register_sign_in_and_recover(
+async def test_anonymous_callers_may_only_register_sign_in_recover_and_activate(
     api: Api, app: Starlette
 ) -> None:
     """V6, over every root field of the schema."""

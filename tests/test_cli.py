@@ -45,6 +45,7 @@ def test_token_is_refused_outside_development(
     monkeypatch.setenv("GATEWAY_ENV", "production")
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-production-secret-of-some-length")
     monkeypatch.setenv("GATEWAY_AUDIT_KEY", "a-production-audit-key")
+    monkeypatch.setenv("GATEWAY_TOTP_KEY", "a-production-totp-key")
     monkeypatch.delenv("GATEWAY_PASSWORD_HASH_TIME_COST")  # the suite's cheap hashing is
     monkeypatch.delenv("GATEWAY_PASSWORD_HASH_MEMORY_KIB")  # refused in production
     assert main(["token", "admin"]) == 2
@@ -70,6 +71,8 @@ def test_token_is_refused_outside_development(
             "GATEWAY_JWT_ISSUER",
         ),
         ({"GATEWAY_JWT_SECRET": "s"}, "GATEWAY_AUDIT_KEY"),
+        # R14: signing users in itself, it stores second-factor secrets, encrypted with this.
+        ({"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k"}, "GATEWAY_TOTP_KEY"),
         (
             {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_ENFORCE": "false"},
             "ENFORCE",
@@ -92,7 +95,7 @@ def test_production_refuses_to_start_half_configured(
 ) -> None:
     monkeypatch.setenv("GATEWAY_ENV", "production")
     for name in (
-        "GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE",
+        "GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE", "GATEWAY_TOTP_KEY",
         "GATEWAY_PASSWORD_HASH_TIME_COST", "GATEWAY_PASSWORD_HASH_MEMORY_KIB",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)

@@ -124,7 +124,7 @@ async def test_concurrent_failures_all_count(api: Api, db: Database, attempt: in
     assert (row.status, row.failed_logins) == ("LOCKED", 5)
 
 
-@pytest.mark.parametrize("status", ["DEACTIVATED", "INVITED", "PENDING_ACTIVATION"])
+@pytest.mark.parametrize("status", ["DEACTIVATED", "INVITED"])
 async def test_only_active_accounts_sign_in(api: Api, db: Database, status: str) -> None:
     account = await make_account(db, status=status)
     error = await login_error(api, account.username, PASSWORD)

@@ -87,14 +87,16 @@ async def register(
     password_hash: str,
     invitation_token: str | None,
     now: datetime,
+    status: UserStatus = UserStatus.ACTIVE,
 ) -> Registered:
-    """Create the ACTIVE user (and, with an invitation, their access request)."""
+    """Create the user (and, with an invitation, their access request). A master account
+    holder starts PENDING_ACTIVATION (R1)."""
     user = User(
         username=account.username,
         email=account.email,
         email_normalized=normalize_email(account.email),
         name=account.name,
-        status=UserStatus.ACTIVE,
+        status=status,
         password_hash=password_hash,
         password_changed_at=now,
         failed_logins=0,

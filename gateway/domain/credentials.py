@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,8 @@ class Account:
     email: str
     status: UserStatus
     password_hash: str | None
+    totp_secret: str | None = field(default=None, repr=False)  # R14: encrypted
+    totp_enabled: bool = False  # R14: sign-in needs a code of ``totp_secret``
 
 
 def new_secret() -> tuple[str, str]:
@@ -66,13 +68,21 @@ async def find_by_login(session: AsyncSession, login: str) -> Account | None:
 def _account(row: User | None) -> Account | None:
     if row is None:
         return None
-    return Account(row.id, row.username, row.email, UserStatus(row.status), row.password_hash)
+    status, enabled = UserStatus(row.status), row.totp_enabled_at is not None
+    return Account(
+        row.id, row.username, row.email, status, row.password_hash, row.totp_secret, enabled
+    )
+
+
+# Whose password is checked: an ACTIVE user, or a master account holder awaiting activation
+# (R1: they learn so only with the right password).
+VERIFIABLE = frozenset({UserStatus.ACTIVE, UserStatus.PENDING_ACTIVATION})
 
 
 async def password_matches(account: Account | None, password: str) -> bool:
     """argon2 verification in a worker thread. An unknown user, one without a password and a
     locked one are checked against a dummy hash: the same time, never a match (R14)."""
-    usable = account is not None and account.status is UserStatus.ACTIVE
+    usable = account is not None and account.status in VERIFIABLE
     stored = account.password_hash if usable and account is not None else None
     return await asyncio.to_thread(verify_password, stored, password)
 

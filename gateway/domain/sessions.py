@@ -22,6 +22,7 @@ from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.catalog import UserStatus
 from gateway.domain.credentials import digest, new_secret
+from gateway.domain.second_factor import must_enroll
 from gateway.identity import access_token, password_expired
 from gateway.models import RefreshToken, User
 from gateway.settings import Settings
@@ -35,6 +36,9 @@ class IssuedSession:
     refresh_token: str
     expires_at: datetime  # the access token's
     must_change_password: bool  # R14: the access token allows only changePassword and logout
+    # R14: the user's roles require a second factor they have not enabled: the access token
+    # allows only enrolling one and logout (after the password, if it also expired).
+    must_enroll_second_factor: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,4 +141,5 @@ async def _issue(
     await session.flush()
     access, expires_at = access_token(settings, user.username, user.token_version, now)
     expired = password_expired(user.password_changed_at, settings, now)
-    return IssuedSession(access, token, expires_at, expired)
+    enroll = await must_enroll(session, user, settings)
+    return IssuedSession(access, token, expires_at, expired, enroll)

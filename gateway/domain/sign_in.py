@@ -1,5 +1,6 @@
 """Signing in (R14): one answer for an unknown user and a wrong password, lockout after
-``max_failed_logins`` failures, and a restricted session once the password has expired.
+``max_failed_logins`` failures, a restricted session once the password has expired, and the
+code of an enabled second factor (``gateway.domain.second_factor``).
 
 ``attempt`` runs before the write transaction (it reads the user and verifies the password in a
 worker thread); ``conclude`` runs inside it and returns what happened instead of raising, so a
@@ -13,18 +14,20 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.catalog import UserStatus
+from gateway.domain import second_factor
 from gateway.domain.credentials import (
     Account,
     current_status,
     lock_if_exhausted,
     password_matches,
 )
+from gateway.domain.second_factor import CODE_REQUIRED, CodeCheck, SignInCode
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.models import User
@@ -38,6 +41,11 @@ ACCOUNT_LOCKED = (
     "help desk can unlock it"
 )
 
+NOT_ACTIVATED = (
+    "R1: this account awaits activation: enter the authentication code mailed to your "
+    "organization's correspondence address (activateAccount)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
@@ -47,6 +55,7 @@ class Attempt:
     verified: bool
     new_hash: str | None = None  # the password rehashed with today's argon2 parameters
     claimed: bool = True  # False: the account had no attempt left (see claim_attempt)
+    code: SignInCode = SignInCode(CodeCheck.NOT_ENABLED)  # R14: the second factor's code
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,10 @@ class SignInOutcome:
         """The error a failed attempt answers with."""
         if events.SIGN_IN_LOCKED in self.events:
             return Unauthenticated(ACCOUNT_LOCKED, rule="R14", reason="ACCOUNT_LOCKED")
+        if events.SECOND_FACTOR_REQUIRED in self.events:
+            return Unauthenticated(CODE_REQUIRED, rule="R14", reason="SECOND_FACTOR_REQUIRED")
+        if events.SIGN_IN_NOT_ACTIVATED in self.events:
+            return Unauthenticated(NOT_ACTIVATED, rule="R1", reason="ACTIVATION_REQUIRED")
         return Unauthenticated(SIGN_IN_FAILED, reason="SIGN_IN_FAILED")
 
 
@@ -77,6 +90,8 @@ async def conclude(
 ) -> SignInOutcome:
     """Count a failure (maybe locking the account) or open a session."""
     account = attempt.account
+    if account is not None and account.status is UserStatus.PENDING_ACTIVATION:
+        return _not_activated(account, attempt)
     if account is None or account.status not in (UserStatus.ACTIVE, UserStatus.LOCKED):
         user_id = None if account is None else account.id
         return SignInOutcome(None, user_id, (events.SIGN_IN_FAILED,), None)
@@ -88,19 +103,57 @@ async def conclude(
         locked = await lock_if_exhausted(session, account.id, settings)
         failed = (events.SIGN_IN_FAILED, events.LOCKED_OUT) if locked else (events.SIGN_IN_FAILED,)
         return SignInOutcome(None, account.id, failed, None)
+    if (refused := await _second_factor_refusal(session, attempt, settings)) is not None:
+        return refused
     user = await _signed_in(session, attempt, now)
     if user is None:  # locked, deactivated or given a new password since it was verified
         locked = await current_status(session, account.id) is UserStatus.LOCKED
         event = events.SIGN_IN_LOCKED if locked else events.SIGN_IN_FAILED
         return SignInOutcome(None, account.id, (event,), None)
     issued = await open_session(session, user, settings, now)
-    event = events.SIGNED_IN_PASSWORD_EXPIRED if issued.must_change_password else events.SIGNED_IN
-    return SignInOutcome(user, user.id, (event,), issued)
+    return SignInOutcome(user, user.id, (_signed_in_event(attempt, issued),), issued)
+
+
+async def _second_factor_refusal(
+    session: AsyncSession, attempt: Attempt, settings: Settings
+) -> SignInOutcome | None:
+    """R14: after the right password, an enabled second factor needs a code, usable once. A
+    missing code is told only now and its attempt stays counted; a wrong or used one is a
+    failed sign-in, like a wrong password."""
+    assert attempt.account is not None
+    user_id, code = attempt.account.id, attempt.code
+    if code.check is CodeCheck.NOT_ENABLED:
+        return None
+    if code.check is CodeCheck.MISSING:
+        return SignInOutcome(None, user_id, (events.SECOND_FACTOR_REQUIRED,), None)
+    if code.check is CodeCheck.MATCHED and await second_factor.use_step(session, user_id, code):
+        return None
+    locked = await lock_if_exhausted(session, user_id, settings)
+    failed = (events.SECOND_FACTOR_WRONG,) + ((events.LOCKED_OUT,) if locked else ())
+    return SignInOutcome(None, user_id, failed, None)
+
+
+def _signed_in_event(attempt: Attempt, issued: IssuedSession) -> AccountEvent:
+    if issued.must_change_password:
+        return events.SIGNED_IN_PASSWORD_EXPIRED
+    if issued.must_enroll_second_factor:
+        return events.SIGNED_IN_MUST_ENROL
+    if attempt.code.check is CodeCheck.MATCHED:
+        return events.SIGNED_IN_WITH_SECOND_FACTOR
+    return events.SIGNED_IN
+
+
+def _not_activated(account: Account, attempt: Attempt) -> SignInOutcome:
+    """R1: a master account holder signs in only by activating (``activateAccount``); only
+    the right password learns that."""
+    event = events.SIGN_IN_NOT_ACTIVATED if attempt.verified else events.SIGN_IN_FAILED
+    return SignInOutcome(None, account.id, (event,), None)
 
 
 async def _signed_in(session: AsyncSession, attempt: Attempt, now: datetime) -> User | None:
     """R14: a success resets the failure count and records the sign-in, if the user is still
-    ACTIVE with the password that was verified."""
+    ACTIVE with the password that was verified (and still without a second factor if they had
+    none when it was read)."""
     assert attempt.account is not None
     values: dict[str, object] = {"failed_logins": 0, "last_login_at": now}
     if attempt.new_hash is not None:
@@ -111,9 +164,15 @@ async def _signed_in(session: AsyncSession, attempt: Attempt, now: datetime) -> 
             User.id == attempt.account.id,
             User.status == UserStatus.ACTIVE,
             User.password_hash == attempt.account.password_hash,
+            _same_factor(attempt.code),
         )
         .values(**values)
         .returning(User.id)
         .execution_options(synchronize_session=False)
     )
     return None if user_id is None else await session.get(User, user_id, populate_existing=True)
+
+
+def _same_factor(code: SignInCode) -> ColumnElement[bool]:
+    """R14: a second factor enabled after the account was read needs a code this attempt lacks."""
+    return User.totp_enabled_at.is_(None) if code.check is CodeCheck.NOT_ENABLED else true()

@@ -10,21 +10,38 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.catalog import UserStatus
 from gateway.context import Context
-from gateway.domain import accounts, credentials, password_changes, sessions, sign_in
+from gateway.domain import (
+    accounts,
+    activation,
+    credentials,
+    password_changes,
+    second_factor,
+    sessions,
+    sign_in,
+)
 from gateway.domain.sessions import IssuedSession
-from gateway.errors import RateLimited, Unauthenticated
+from gateway.errors import BadUserInput, RateLimited, Unauthenticated
 from gateway.ids import parse_id
-from gateway.models import Membership, User, utcnow
+from gateway.models import ActivationCode, Membership, User, utcnow
 from gateway.passwords import hash_password
 from gateway.rate_limits import Limit, hit, limiter_for
 
 REFRESH_REFUSED = "The refresh token is unknown, expired or revoked: sign in again"
+
+
+@dataclass(frozen=True, slots=True)
+class MasterAccount:
+    """R1: registering as the first user of a pending organization, named by both parts."""
+
+    provider_id: str
+    tin: str
 
 
 def _record(
@@ -63,35 +80,60 @@ async def register_user(
     name: str,
     password: str,
     invitation_token: str | None,
-) -> tuple[User, Membership | None]:
+    master_account: MasterAccount | None = None,
+) -> tuple[User, Membership | None, ActivationCode | None]:
+    """The new user, their access request (with an invitation) and, for the first user of a
+    pending organization, the activation code mailed to it (R1)."""
     account = accounts.checked_account(
         username=username, email=email, name=name, password=password, settings=context.settings
     )
+    if master_account is not None and invitation_token is not None:
+        raise BadUserInput(
+            "register either with an invitation or as a master account holder, not both",
+            argument="input.masterAccount",
+        )
     password_hash = await asyncio.to_thread(hash_password, account.password)
+    code = None if master_account is None else await activation.prepare_code()
     async with context.write_transaction() as session:
+        now = utcnow()
         registered = await accounts.register(
             session,
             account=account,
             password_hash=password_hash,
             invitation_token=invitation_token,
-            now=utcnow(),
+            now=now,
+            status=UserStatus.ACTIVE if code is None else UserStatus.PENDING_ACTIVATION,
         )
-        _record(context, (events.REGISTERED,), registered.user.id)
-    return registered.user, registered.access_request
+        user_id = registered.user.id
+        _record(context, (events.REGISTERED,), user_id)
+        issued = None
+        if master_account is not None and code is not None:
+            issued = await activation.claim_master_account(
+                session,
+                user_id=user_id,
+                provider_id=master_account.provider_id,
+                tin=master_account.tin,
+                code=code,
+                settings=context.settings,
+                now=now,
+            )
+            _record(context, (events.MASTER_ACCOUNT_CLAIMED,), user_id, issued.organization_id)
+    return registered.user, registered.access_request, issued
 
 
-async def login(context: Context, username: str, password: str) -> IssuedSession:
+async def login(
+    context: Context, username: str, password: str, totp_code: str | None = None
+) -> IssuedSession:
     address = context.access_log.client_address
-    await _limited(
-        context, (Limit.LOGIN_PER_ADDRESS, address), (Limit.LOGIN_PER_ACCOUNT, username)
-    )
+    await _limited(context, (Limit.LOGIN_PER_ADDRESS, address), (Limit.LOGIN_PER_ACCOUNT, username))
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
     claimed = True
     if account is not None:  # R14: counted before the password is checked
         async with context.db.transaction() as session:
             claimed = await credentials.claim_attempt(session, account.id, context.settings)
-    attempt = replace(await sign_in.attempt(account, password), claimed=claimed)
+    code = second_factor.check_code(account, totp_code, context.settings, utcnow())  # R14
+    attempt = replace(await sign_in.attempt(account, password), claimed=claimed, code=code)
     async with context.write_transaction() as session:
         outcome = await sign_in.conclude(session, attempt, context.settings, utcnow())
         _record(context, outcome.events, outcome.user_id)

@@ -14,12 +14,14 @@ from gateway.context import Context
 from gateway.pagination import PageRequest
 from gateway.resolvers import invitations as resolve_invitations
 from gateway.resolvers import organizations as resolve
+from gateway.resolvers import partner_clients as resolve_partner_clients
 from gateway.resolvers import reviews as resolve_reviews
 from gateway.schema.pagination import Connection, connection
 
 if TYPE_CHECKING:
     from gateway.schema.agencies import AgencyGrant
     from gateway.schema.invitations import Invitation
+    from gateway.schema.partner_clients import PartnerClient
     from gateway.schema.reviews import AccessReview
     from gateway.schema.users import Membership
 
@@ -198,6 +200,18 @@ class Organization:
 
         rows = await resolve.client_grants(info.context, self.row.id)
         return [AgencyGrant.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="For a billing agency: the OAuth2 clients of its billing software (SPEC 1, "
+        "R11)"
+    )
+    async def partner_clients(
+        self, info: Info
+    ) -> list[Annotated[PartnerClient, strawberry.lazy("gateway.schema.partner_clients")]] | None:
+        from gateway.schema.partner_clients import PartnerClient
+
+        rows = await resolve_partner_clients.of_agency(info.context, self.row.id)
+        return [PartnerClient.from_row(r) for r in rows]
 
     @strawberry.field(description="R7: true when exactly one active account administrator")
     async def has_single_admin(self, info: Info) -> bool | None:

@@ -14,6 +14,7 @@ import strawberry
 from gateway.caller import ROOT_SCOPE, NodeScope
 from gateway.domain.sessions import IssuedSession
 from gateway.resolvers import accounts as resolve
+from gateway.resolvers.accounts import MasterAccount
 from gateway.schema.organizations import Info
 from gateway.schema.users import User
 
@@ -32,6 +33,21 @@ class RegisterUserInput:
         description="The token of an invitation's link (R2): also asks for access to the "
         "inviting organization",
     )
+    master_account: MasterAccountInput | None = strawberry.field(
+        default=None,
+        description="R1: the first user of an organization awaiting activation; the account "
+        "stays PENDING_ACTIVATION until activateAccount with the code mailed to the "
+        "organization's correspondence address",
+    )
+
+
+@strawberry.input(
+    description="R1: register as the first user (master account holder) of an organization "
+    "awaiting activation, named by its provider ID and one of its tax IDs"
+)
+class MasterAccountInput:
+    provider_id: str
+    tin: str
 
 
 @strawberry.type(description="A registered account")
@@ -41,6 +57,9 @@ class Registration:
     access_request_id: strawberry.ID | None = strawberry.field(
         description="With an invitation: the REQUESTED membership in the inviting organization, "
         "which its admins or office managers approve (R3)"
+    )
+    activation_code_expires_at: datetime | None = strawberry.field(
+        description="As a master account holder (R1): until when the mailed code is valid"
     )
     node_scope: strawberry.Private[NodeScope]
 
@@ -60,6 +79,11 @@ class LoginResult:
         description="R14: the password has expired; the access token allows only "
         "changePassword and logout"
     )
+    must_enroll_second_factor: bool = strawberry.field(
+        description="R14: the user's roles require a second factor they have not enabled; the "
+        "access token allows only beginSecondFactorEnrollment, confirmSecondFactor and logout "
+        "(once the password is changed, if it also expired)"
+    )
     node_scope: strawberry.Private[NodeScope]
 
     @classmethod
@@ -69,6 +93,7 @@ class LoginResult:
             refresh_token=issued.refresh_token,
             expires_at=issued.expires_at,
             must_change_password=issued.must_change_password,
+            must_enroll_second_factor=issued.must_enroll_second_factor,
             node_scope=ROOT_SCOPE,
         )
 
@@ -80,27 +105,36 @@ class AccountMutations:
         "that says neither which nor whose."
     )
     async def register_user(self, info: Info, input: RegisterUserInput) -> Registration | None:
-        user, request = await resolve.register_user(
+        master = input.master_account
+        holder = None if master is None else MasterAccount(master.provider_id, master.tin)
+        user, request, code = await resolve.register_user(
             info.context,
             username=input.username,
             email=input.email,
             name=input.name,
             password=input.password,
             invitation_token=input.invitation_token,
+            master_account=holder,
         )
         return Registration(
             user_id=strawberry.ID(str(user.id)),
             username=user.username,
             access_request_id=None if request is None else strawberry.ID(str(request.id)),
+            activation_code_expires_at=None if code is None else code.expires_at,
             node_scope=ROOT_SCOPE,
         )
 
     @strawberry.mutation(
         description="Sign in. An unknown username and a wrong password get the same answer; "
-        "5 failures (a setting) lock the account (R14)."
+        "5 failures (a setting) lock the account (R14). With a second factor enabled, the right "
+        "password without totpCode answers UNAUTHENTICATED with reason SECOND_FACTOR_REQUIRED; a "
+        "wrong or already used code counts as a failed sign-in."
     )
-    async def login(self, info: Info, username: str, password: str) -> LoginResult | None:
-        return LoginResult.of(await resolve.login(info.context, username, password))
+    async def login(
+        self, info: Info, username: str, password: str, totp_code: str | None = None
+    ) -> LoginResult | None:
+        issued = await resolve.login(info.context, username, password, totp_code)
+        return LoginResult.of(issued)
 
     @strawberry.mutation(
         description="Trade a refresh token for new tokens; the old one stops working. Using a "
