@@ -36,9 +36,9 @@ def test_readme_seed_example_loads(tmp_path: Path) -> None:
 WALKTHROUGH = re.compile(r"<!-- as: (\w+) -->\s*```graphql\n(.*?)```", re.DOTALL)
 
 
-def walkthrough_steps() -> list[tuple[str, str]]:
-    """(who, GraphQL) of each step of "Administering an organization", in order."""
-    section = README.read_text().split("## Administering an organization", 1)[1]
+def walkthrough_steps(title: str = "Administering an organization") -> list[tuple[str, str]]:
+    """(who, GraphQL) of each step of the README section ``title``, in order."""
+    section = README.read_text().split(f"## {title}", 1)[1]
     section = section.split("\n## ", 1)[0]
     return [(who, query) for who, query in WALKTHROUGH.findall(section)]
 
@@ -94,3 +94,47 @@ async def _invitation_token(settings: Settings) -> str:
         await db.dispose()
     (token,) = links
     return unquote(token)
+
+
+async def test_readme_master_account_activation_works_as_written(tmp_path: Path) -> None:
+    """R1 on the demo world: register for Mesa Pediatrics, read the letter, activate."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    await asyncio.to_thread(upgrade, settings)
+    await seed_demo(settings)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo.test") as client:
+            api = Api(client, settings)
+            (_, register), (_, activate) = walkthrough_steps("A new organization's master account")
+            registered = await api.query(register, as_user=None)
+            assert "errors" not in registered, registered
+            code = await _activation_code(settings)
+            activated = await api.query(
+                activate.replace("PASTE-CODE-FROM-LETTER", code), as_user=None
+            )
+            assert "errors" not in activated, activated
+            token = activated["data"]["activateAccount"]["accessToken"]
+            me = await client.post(
+                "/graphql",
+                json={"query": "{ me { username } }"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert me.json()["data"] == {"me": {"username": "mesaadmin"}}
+    finally:
+        await app.state.runtime.db.dispose()
+
+
+async def _activation_code(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            bodies = await session.scalars(
+                select(OutboxMessage.body).where(OutboxMessage.kind == "ACTIVATION_LETTER")
+            )
+            (letter,) = bodies.all()
+    finally:
+        await db.dispose()
+    match = re.search(r"^    ([A-Z0-9]{12})$", letter, re.MULTILINE)
+    assert match is not None
+    return match.group(1)

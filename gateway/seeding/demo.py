@@ -13,6 +13,7 @@ from gateway.catalog import (
     EToolCode,
     GrantStatus,
     OrganizationKind,
+    OrganizationStatus,
     RoleCode,
 )
 from gateway.seeding.document import (
@@ -37,6 +38,7 @@ DESERT_SPINE = "Desert Spine Chiropractic"
 VALLEY = "Valley Medical Center"
 CANYON = "Canyon Dental"
 SUMMIT = "Summit Billing LLC"
+MESA = "Mesa Pediatrics"  # enrolled, awaiting its master account (R1)
 GENERATED_STAFF = 220  # Valley Medical Center's roster: staff001 .. staff220
 
 R, T = RoleCode, EToolCode
@@ -166,6 +168,9 @@ def organizations() -> list[OrganizationSeed]:
         ),
         organization(CANYON, kinds.DENTAL, 4, "400 Canyon Ave", "Flagstaff", "86001", ["park"]),
         organization(SUMMIT, kinds.BILLING_AGENCY, 5, "500 Summit Blvd", "Scottsdale", "85251", []),
+        organization(
+            MESA, kinds.GROUP_PRACTICE, 6, "600 Mesa Dr", "Chandler", "85224", []
+        ).model_copy(update={"status": OrganizationStatus.PENDING_ACTIVATION}),
     ]
 
 
