@@ -31,6 +31,7 @@ class Limit(StrEnum):
     LOGIN_PER_ADDRESS = "login-address"
     RECOVERY_PER_ADDRESS = "recovery-address"
     ACTIVATION_PER_ADDRESS = "activation-address"
+    REGISTRATION_PER_ADDRESS = "registration-address"
     OAUTH_PER_CLIENT = "oauth-client"  # POST /oauth/token, per client_id (gateway.oauth)
     OAUTH_PER_ADDRESS = "oauth-address"
 
@@ -41,6 +42,7 @@ SETTING_OF: dict[Limit, str] = {
     Limit.LOGIN_PER_ADDRESS: "login_limit_per_address",
     Limit.RECOVERY_PER_ADDRESS: "recovery_limit_per_address",
     Limit.ACTIVATION_PER_ADDRESS: "activation_limit_per_address",
+    Limit.REGISTRATION_PER_ADDRESS: "registration_limit_per_address",
     Limit.OAUTH_PER_CLIENT: "oauth_limit_per_client",
     Limit.OAUTH_PER_ADDRESS: "oauth_limit_per_address",
 }

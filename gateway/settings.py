@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     login_limit_per_account: str = "10/15 minutes"
     login_limit_per_address: str = "30/minute"
     recovery_limit_per_address: str = "5/hour"  # requestPasswordRecovery and recoverPassword
+    registration_limit_per_address: str = "20/hour"  # registerUser: no mass account creation
     recovery_url: str = "http://localhost:8000/recover-password"  # the email link's page
     # R12, R15: access reviews and dormant accounts.
     review_interval_days: int = 90  # an organization without a completed review since is overdue

@@ -34,6 +34,7 @@ os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ACCOUNT", "100000/minute")
 os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ADDRESS", "100000/minute")
 os.environ.setdefault("GATEWAY_RECOVERY_LIMIT_PER_ADDRESS", "100000/minute")
 os.environ.setdefault("GATEWAY_ACTIVATION_LIMIT_PER_ADDRESS", "100000/minute")
+os.environ.setdefault("GATEWAY_REGISTRATION_LIMIT_PER_ADDRESS", "100000/minute")
 os.environ.setdefault("GATEWAY_OAUTH_LIMIT_PER_CLIENT", "100000/minute")
 os.environ.setdefault("GATEWAY_OAUTH_LIMIT_PER_ADDRESS", "100000/minute")
 

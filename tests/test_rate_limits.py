@@ -70,6 +70,8 @@ def tight(settings: Settings, **limits: Any) -> Settings:
             "login_limit_per_account": "3/15 minutes",
             "login_limit_per_address": "5/minute",
             "recovery_limit_per_address": "2/hour",
+            "activation_limit_per_address": "2/hour",
+            "registration_limit_per_address": "2/hour",
             **limits,
         }
     )
@@ -178,6 +180,47 @@ async def test_recovery_requests_and_links_share_an_address_limit(gateway: Gatew
     # Another address still may.
     other = await gateway.post(REQUEST, {"l": account.username}, new_address())
     assert other.json() == {"data": {"requestPasswordRecovery": True}}
+
+
+ACTIVATE = """mutation Activate($u: String!, $p: String!, $c: String!) {
+  activateAccount(username: $u, password: $p, code: $c) { accessToken } }"""
+NEW_CODE = (
+    "mutation Code($u: String!, $p: String!) { requestActivationCode(username: $u, password: $p) }"
+)
+REGISTER = """mutation Register($i: RegisterUserInput!) { registerUser(input: $i) { userId } }"""
+
+
+async def test_activation_attempts_share_an_address_limit(gateway: Gateway) -> None:
+    """R1: no number of requests can guess a code, or a password through activating."""
+    account = await gateway.account()
+    address = new_address()
+    first = await gateway.post(ACTIVATE, {"u": account.username, "p": WRONG, "c": "X"}, address)
+    assert code(first.json()) == "UNAUTHENTICATED"
+    second = await gateway.post(NEW_CODE, {"u": account.username, "p": PASSWORD}, address)
+    assert code(second.json()) == "BAD_USER_INPUT"  # checked: nothing pending for them
+    for query, variables in (
+        (NEW_CODE, {"u": account.username, "p": PASSWORD}),
+        (ACTIVATE, {"u": account.username, "p": PASSWORD, "c": "X"}),
+    ):
+        refused = (await gateway.post(query, variables, address)).json()
+        assert code(refused) == "RATE_LIMITED", refused
+
+
+async def test_registrations_are_limited_per_address(gateway: Gateway) -> None:
+    address = new_address()
+
+    def new_user(n: int) -> JSON:
+        username = f"ratelimited{uuid.uuid4().hex[:8]}{n}"
+        email = f"{username}@rate.example.org"
+        return {"i": {"username": username, "email": email, "name": "R", "password": PASSWORD}}
+
+    for n in range(2):
+        answer = (await gateway.post(REGISTER, new_user(n), address)).json()
+        assert "errors" not in answer, answer
+    refused = (await gateway.post(REGISTER, new_user(3), address)).json()
+    assert code(refused) == "RATE_LIMITED"
+    other = (await gateway.post(REGISTER, new_user(4), new_address())).json()
+    assert "errors" not in other, other
 
 
 async def test_memory_is_the_default_store(settings: Settings) -> None:

@@ -84,6 +84,7 @@ async def register_user(
 ) -> tuple[User, Membership | None, ActivationCode | None]:
     """The new user, their access request (with an invitation) and, for the first user of a
     pending organization, the activation code mailed to it (R1)."""
+    await _limited(context, (Limit.REGISTRATION_PER_ADDRESS, context.access_log.client_address))
     account = accounts.checked_account(
         username=username, email=email, name=name, password=password, settings=context.settings
     )
