@@ -247,7 +247,8 @@ def _caller_statement(
     """(kind, number, text, provider id) rows: the user (with their restriction flags in the
     last column: password expired, a second factor ``required`` but missing), their roles per
     organization, their provider assignments, the client organizations of their ACTIVE agency
-    grants, and their health-plan roles.
+    grants, their health-plan roles and, for a partner client's service account, its agency's
+    ACTIVE grants.
 
     Only ACTIVE organizations count: a master account holder has no role in an organization
     still PENDING_ACTIVATION (R1), and nobody acts in a SUSPENDED one."""
@@ -309,7 +310,10 @@ def _caller_statement(
     )
 
 
-def _partner_rows(user_id: ScalarSelect[int]) -> tuple[Select[Any], Select[Any]]:
+PartnerRow = Select[str, int, str, int]  # (kind, number, text, provider id)
+
+
+def _partner_rows(user_id: ScalarSelect[int]) -> tuple[PartnerRow, PartnerRow]:
     """A partner client's service account (SPEC 1, R11): a "partner" row naming its agency,
     and a "grant" row per client organization whose grant to that agency is ACTIVE, exactly
     as for agency staff, while the client is not revoked."""

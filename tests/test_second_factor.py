@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,6 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import insert, update
 
 from gateway.app import create_app
@@ -30,7 +30,6 @@ from gateway.models import Membership, MembershipRole, Organization
 from gateway.second_factor import decrypt
 from gateway.settings import Settings
 from tests.accounts_support import (
-    CHANGE,
     LOGOUT,
     ME,
     NEW_PASSWORD,
@@ -158,9 +157,7 @@ async def test_enrolling_then_signing_in_with_a_code(api: Api, db: Database) -> 
     assert (row.totp_last_step, row.failed_logins) == (codes.step + 1, 0)
 
 
-async def test_the_secret_is_stored_encrypted(
-    api: Api, db: Database, settings: Settings
-) -> None:
+async def test_the_secret_is_stored_encrypted(api: Api, db: Database, settings: Settings) -> None:
     user = await enrolled(api, db)
     stored = (await user_row(db, user.account.id)).totp_secret
     assert stored is not None and user.codes.secret not in stored
@@ -199,9 +196,7 @@ async def test_a_wrong_confirmation_code_enables_nothing(api: Api, db: Database)
     assert (await session(api, account.username))["mustEnrollSecondFactor"] is False
 
 
-async def test_confirming_without_a_pending_enrolment_is_a_conflict(
-    api: Api, db: Database
-) -> None:
+async def test_confirming_without_a_pending_enrolment_is_a_conflict(api: Api, db: Database) -> None:
     account = await make_account(db)
     token = (await session(api, account.username))["accessToken"]
     assert code_of(await body(api, CONFIRM, {"c": "123456"}, token=token)) == "CONFLICT"
@@ -370,3 +365,185 @@ async def test_second_factor_events_are_logged_without_the_secret_or_a_code(
             text = " ".join(v for v in entry.values() if isinstance(v, str))
             found = [s for s in secrets if re.search(rf"\b{re.escape(s)}\b", text)]
             assert found == [], (entry.field, found)
+
+
+# ---- required by setting (GATEWAY_TOTP_REQUIRED_ROLES) -----------------------------------------
+
+ORGANIZATION = "query Org($id: ID!) { organization(id: $id) { name } }"
+CHANGE_PASSWORD = """
+mutation Change($c: String!, $n: String!) {
+  changePassword(currentPassword: $c, newPassword: $n) {
+    accessToken mustChangePassword mustEnrollSecondFactor
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+async def required(settings: Settings, world: World) -> AsyncIterator[Api]:
+    """The gateway with GATEWAY_TOTP_REQUIRED_ROLES=ACCOUNT_ADMIN,FINANCIAL_MANAGER."""
+    strict = settings.model_copy(update={"totp_required_roles": REQUIRED_ROLES})
+    app = create_app(strict)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://strict.test") as client:
+            yield Api(client, strict)
+    finally:
+        await app.state.runtime.db.dispose()
+
+
+@dataclass(frozen=True)
+class Member:
+    org: Org
+    username: str
+    user_id: int
+
+
+async def member(db: Database, role: str) -> Member:
+    """The one member of a new organization, holding ``role``, with a password."""
+    org = await make_org(db, members={role: 1}, providers=0)
+    username = org.user(role)
+    user_id = org.users[username]
+    await set_user(
+        db, user_id, password_hash=password_hash(), password_changed_at=datetime.now(UTC)
+    )
+    return Member(org, username, user_id)
+
+
+def assert_must_enroll(answer: JSON) -> None:
+    error = error_of(answer)
+    assert (error["extensions"]["code"], error["message"]) == ("FORBIDDEN", MUST_ENROLL), answer
+    assert error["extensions"]["rule"] == "R14"
+
+
+@pytest.mark.parametrize(
+    ("role", "restricted"),
+    [
+        ("ACCOUNT_ADMIN", True),
+        ("FINANCIAL_MANAGER", True),
+        ("OFFICE_MANAGER", False),
+        ("STAFF", False),
+    ],
+)
+async def test_roles_that_require_a_second_factor_get_a_restricted_session(
+    required: Api, db: Database, role: str, restricted: bool
+) -> None:
+    person = await member(db, role)
+    result = await session(required, person.username)
+    assert result["mustEnrollSecondFactor"] is restricted
+    answer = await body(required, ME, token=result["accessToken"])
+    if restricted:
+        assert_must_enroll(answer)
+    else:
+        assert answer["data"]["me"]["username"] == person.username
+
+
+async def test_a_restricted_session_may_only_enrol_then_is_full(
+    required: Api, db: Database
+) -> None:
+    person = await member(db, "ACCOUNT_ADMIN")
+    org = {"id": str(person.org.id)}
+    token = (await session(required, person.username))["accessToken"]
+    refused: list[tuple[str, dict[str, Any]]] = [
+        (ME, {}),
+        (ORGANIZATION, org),
+        ("query Roles { roles { code } }", {}),
+        ('mutation { requestAccess(providerId: "P", tin: "123456789") { id } }', {}),
+        (CHANGE_PASSWORD, {"c": PASSWORD, "n": NEW_PASSWORD}),
+        (RESET, {"u": str(person.user_id)}),
+    ]
+    for query, variables in refused:
+        assert_must_enroll(await body(required, query, variables, token=token))
+    codes, _ = await enrol(required, token)
+    # Decided per request: the session that enrolled is a full one from its next request.
+    named = (await body(required, ORGANIZATION, org, token=token))["data"]["organization"]
+    assert named["name"].startswith("Factory Org")
+    missing = error_of(await sign_in(required, person.username))
+    assert missing["extensions"]["reason"] == "SECOND_FACTOR_REQUIRED"
+    full = await session(required, person.username, codes.next)
+    assert full["mustEnrollSecondFactor"] is False
+    assert await signed_in_as(required, full["accessToken"]) == person.username
+
+
+async def test_a_restricted_session_may_sign_out(required: Api, db: Database) -> None:
+    person = await member(db, "FINANCIAL_MANAGER")
+    token = (await session(required, person.username))["accessToken"]
+    assert await body(required, LOGOUT, token=token) == {"data": {"logout": True}}
+    assert (await user_row(db, person.user_id)).token_version == 1
+
+
+async def test_a_role_granted_later_restricts_the_next_request(required: Api, db: Database) -> None:
+    person = await member(db, "OFFICE_MANAGER")
+    token = (await session(required, person.username))["accessToken"]
+    assert await signed_in_as(required, token) == person.username
+    async with db.transaction() as transaction:
+        await transaction.execute(
+            insert(MembershipRole).values(
+                membership_id=person.org.members[person.username], role="ACCOUNT_ADMIN"
+            )
+        )
+    assert_must_enroll(await body(required, ME, token=token))
+
+
+@pytest.mark.parametrize(
+    ("membership", "organization", "restricted"),
+    [("ACTIVE", "ACTIVE", True), ("REMOVED", "ACTIVE", False), ("ACTIVE", "SUSPENDED", False)],
+)
+async def test_only_active_memberships_of_active_organizations_require_it(
+    required: Api, db: Database, membership: str, organization: str, restricted: bool
+) -> None:
+    person = await member(db, "ACCOUNT_ADMIN")
+    async with db.transaction() as transaction:
+        await transaction.execute(
+            update(Membership).where(Membership.user_id == person.user_id).values(status=membership)
+        )
+        await transaction.execute(
+            update(Organization).where(Organization.id == person.org.id).values(status=organization)
+        )
+    answer = await required.query(ME, as_user=person.username)
+    if restricted:
+        assert_must_enroll(answer)
+    else:
+        assert answer["data"]["me"]["username"] == person.username
+
+
+async def test_an_expired_password_is_changed_before_enrolling(required: Api, db: Database) -> None:
+    person = await member(db, "ACCOUNT_ADMIN")
+    await set_user(db, person.user_id, password_changed_at=datetime.now(UTC) - timedelta(days=46))
+    result = await session(required, person.username)
+    assert (result["mustChangePassword"], result["mustEnrollSecondFactor"]) == (True, True)
+    error = error_of(await body(required, BEGIN, token=result["accessToken"]))
+    assert (error["extensions"]["code"], error["message"]) == ("FORBIDDEN", MUST_CHANGE)
+    variables = {"c": PASSWORD, "n": NEW_PASSWORD}
+    changed = (await body(required, CHANGE_PASSWORD, variables, token=result["accessToken"]))[
+        "data"
+    ]["changePassword"]
+    assert (changed["mustChangePassword"], changed["mustEnrollSecondFactor"]) == (False, True)
+    assert_must_enroll(await body(required, ME, token=changed["accessToken"]))
+    await enrol(required, changed["accessToken"])
+
+
+async def test_an_external_providers_token_is_not_restricted(
+    settings: Settings, world: World, db: Database
+) -> None:
+    """The gateway asks for its own second factor only on the tokens it issues; an external
+    provider's sign-in runs that provider's factors."""
+    jwks, key = Jwks(), new_key()
+    jwks.publish("key-1", key)
+    thread = threading.Thread(target=jwks.server.serve_forever, daemon=True)
+    thread.start()
+    external = oidc_settings(settings, jwks, refresh_seconds=0)
+    app = create_app(external.model_copy(update={"totp_required_roles": REQUIRED_ROLES}))
+    person = await member(db, "ACCOUNT_ADMIN")
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://oidc.test") as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": ME},
+                headers={"Authorization": f"Bearer {signed(key, person.username)}"},
+            )
+    finally:
+        await app.state.runtime.db.dispose()
+        jwks.server.shutdown()
+        jwks.server.server_close()
+    assert response.json()["data"]["me"]["username"] == person.username

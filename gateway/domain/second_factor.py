@@ -57,6 +57,9 @@ class SignInCode:
     secret: str | None = field(default=None, repr=False)  # the stored secret it matched
 
 
+NO_SECOND_FACTOR = SignInCode(CodeCheck.NOT_ENABLED)
+
+
 @dataclass(frozen=True, slots=True)
 class Enrollment:
     """A new secret, shown to its owner this once."""
@@ -126,7 +129,7 @@ def check_code(
 ) -> SignInCode:
     """Judge a sign-in's code against the account's enabled secret (cheap: no argon2)."""
     if account is None or not account.totp_enabled or account.totp_secret is None:
-        return SignInCode(CodeCheck.NOT_ENABLED)
+        return NO_SECOND_FACTOR
     if not code:
         return SignInCode(CodeCheck.MISSING)
     secret = totp.decrypt(account.totp_secret, settings)

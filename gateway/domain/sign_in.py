@@ -27,7 +27,7 @@ from gateway.domain.credentials import (
     lock_if_exhausted,
     password_matches,
 )
-from gateway.domain.second_factor import CODE_REQUIRED, CodeCheck, SignInCode
+from gateway.domain.second_factor import CODE_REQUIRED, NO_SECOND_FACTOR, CodeCheck, SignInCode
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.models import User
@@ -55,7 +55,7 @@ class Attempt:
     verified: bool
     new_hash: str | None = None  # the password rehashed with today's argon2 parameters
     claimed: bool = True  # False: the account had no attempt left (see claim_attempt)
-    code: SignInCode = SignInCode(CodeCheck.NOT_ENABLED)  # R14: the second factor's code
+    code: SignInCode = NO_SECOND_FACTOR  # R14: the second factor's code, judged
 
 
 @dataclass(frozen=True, slots=True)

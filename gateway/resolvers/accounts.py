@@ -130,7 +130,9 @@ async def login(
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
     claimed = True
-    if account is not None:  # R14: counted before the password is checked
+    # R14: counted before the password is checked. An account without a password (a partner
+    # client's service account) never signs in, so failures must not lock it (and its tokens).
+    if account is not None and account.password_hash is not None:
         async with context.db.transaction() as session:
             claimed = await credentials.claim_attempt(session, account.id, context.settings)
     code = second_factor.check_code(account, totp_code, context.settings, utcnow())  # R14
