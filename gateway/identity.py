@@ -65,6 +65,7 @@ REFUSALS: dict[type[jwt.PyJWTError], str] = {
     jwt.ImmatureSignatureError: "not yet valid",
 }
 REVOKED = "revoked (signed out, password changed or account locked) or account not active"
+PARTNER_ONLY = "revoked, not active, or not a partner client (beside the OIDC provider)"
 # Bits of the caller statement's user row (R14): what restricts the session.
 PASSWORD_EXPIRED_FLAG, SECOND_FACTOR_MISSING_FLAG = 1, 2
 
@@ -76,6 +77,9 @@ class Bearer:
     subject: str | None  # the claimed username; None unless the signature verified
     version: int | None = None  # the ``ver`` claim; None for an external (OIDC) token
     refusal: str | None = None  # why the token may not be used (A1: logged), None if it may
+    # The gateway's own token beside an OIDC provider: people sign in at the provider, so only
+    # a partner client's service account may use it.
+    partner_only: bool = False
 
 
 def mint_token(
@@ -185,7 +189,8 @@ def token_refusal(bearer: Bearer | None, caller: Caller) -> Bearer | None:
     if bearer is None or caller.is_authenticated:
         return None
     if bearer.refusal is None:  # well signed, but the database knows no such signed-in user
-        return replace(bearer, subject=(bearer.subject or "")[:MAX_SUBJECT], refusal=REVOKED)
+        refusal = PARTNER_ONLY if bearer.partner_only else REVOKED
+        return replace(bearer, subject=(bearer.subject or "")[:MAX_SUBJECT], refusal=refusal)
     return bearer
 
 
@@ -214,7 +219,7 @@ async def load_caller(
         statement = _caller_statement(bearer.subject, bearer.version, cutoff, required)
         rows = (await session.execute(statement)).all()
     users = [(number, text, flags) for kind, number, text, flags in rows if kind == "user"]
-    if not users:
+    if not users or (bearer.partner_only and not any(row[0] == "partner" for row in rows)):
         return ANONYMOUS_CALLER
     user_id, username, flags = users[0]
     if flags & PASSWORD_EXPIRED_FLAG:  # R14: only changePassword and logout until changed

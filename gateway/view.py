@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from graphql import GraphQLError
@@ -86,11 +87,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def _read_bearer(self, authorization: str | None) -> Bearer | None:
         """The gateway's own tokens (the ``iss`` it names them with) on the HS256 path, any
-        other on the OIDC provider's JWKS. The unverified issuer only picks the path; each
-        path pins its own algorithms, so neither accepts the other's (no algorithm confusion)."""
+        other on the OIDC provider's JWKS; beside a provider the gateway's serve partner
+        clients only. The unverified issuer only picks the path; each path pins its own
+        algorithms, so neither accepts the other's (no algorithm confusion)."""
         settings = self.runtime.settings
-        if self.oidc is None or issued_here(authorization, settings):
+        if self.oidc is None:
             return read_bearer(authorization, settings)
+        if issued_here(authorization, settings):
+            bearer = read_bearer(authorization, settings)  # people sign in at the provider
+            return None if bearer is None else replace(bearer, partner_only=True)
         return await self.oidc.read_bearer(authorization)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
