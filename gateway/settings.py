@@ -129,7 +129,8 @@ class Settings(BaseSettings):
                     "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
                     "database could re-forge the access-log chain"
                 )
-            if self.jwt_secret and not self.totp_key:
+            # Beside an OIDC provider the secret signs partner tokens only: no one signs in.
+            if self.jwt_secret and not self.jwks_url and not self.totp_key:
                 raise ValueError(
                     "production needs GATEWAY_TOTP_KEY when it signs users in itself: second "
                     "factor secrets are encrypted with it (R14)"

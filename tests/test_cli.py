@@ -105,13 +105,22 @@ def test_production_refuses_to_start_half_configured(
     assert problem in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("partner_secret", [None, "a secret for partner tokens only"])
 def test_production_starts_with_an_external_identity_provider_instead_of_a_secret(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    partner_secret: str | None,
 ) -> None:
+    """Beside an OIDC provider nobody signs in with a gateway password, so no TOTP key is
+    needed even when a secret signs partner clients' tokens."""
     monkeypatch.setenv("GATEWAY_ENV", "production")
-    monkeypatch.delenv("GATEWAY_JWT_SECRET", raising=False)
-    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_TIME_COST", raising=False)
-    monkeypatch.delenv("GATEWAY_PASSWORD_HASH_MEMORY_KIB", raising=False)
+    for name in (
+        "GATEWAY_JWT_SECRET", "GATEWAY_TOTP_KEY",
+        "GATEWAY_PASSWORD_HASH_TIME_COST", "GATEWAY_PASSWORD_HASH_MEMORY_KIB",
+    ):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    if partner_secret is not None:
+        monkeypatch.setenv("GATEWAY_JWT_SECRET", partner_secret)
     for name, value in {
         "GATEWAY_AUDIT_KEY": "k",
         "GATEWAY_JWKS_URL": "https://idp.test/jwks",

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.db import Database
-from gateway.models import Membership, Organization, PartnerClient, User
+from gateway.models import Membership, Organization, PartnerClient, PasswordRecovery, User
 from gateway.settings import Settings
 from tests.accounts_support import ME, Logged, logged, login_error
 from tests.factories import Org, make_org
@@ -444,6 +444,28 @@ async def test_failed_sign_ins_with_its_name_cannot_lock_a_client_out(
         assert error["extensions"]["reason"] == "SIGN_IN_FAILED"
     assert await me(api.client, token) == username
     assert await me(api.client, await token_of(api.client, partner)) == username
+
+
+async def test_no_recovery_link_is_made_for_a_clients_account(
+    api: Api, partner: Partner, db: Database
+) -> None:
+    """R13: a machine's account has no password to recover; anyone reading the outbox must
+    not find a link that would give it one."""
+    username = f"partner:{partner.client_id}"
+    answer = await api.query(
+        "mutation R($l: String!) { requestPasswordRecovery(usernameOrEmail: $l) }",
+        as_user=None,
+        variables={"l": username},
+    )
+    assert answer == {"data": {"requestPasswordRecovery": True}}  # the answer everyone gets
+    async with db.session() as session:
+        links = await session.scalar(
+            select(func.count())
+            .select_from(PasswordRecovery)
+            .join(User, User.id == PasswordRecovery.user_id)
+            .where(User.username == username)
+        )
+    assert links == 0
 
 
 # ---- rotation and revocation -------------------------------------------------------------------

@@ -31,7 +31,7 @@ from gateway.domain.credentials import (
 from gateway.domain.rules import violation
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import BadUserInput, GatewayError
-from gateway.models import PasswordRecovery, User
+from gateway.models import PartnerClient, PasswordRecovery, User
 from gateway.passwords import check_password
 from gateway.settings import Settings
 
@@ -122,6 +122,8 @@ async def request_recovery(
     account = await find_by_login(session, login)
     if account is None or account.status not in RECOVERABLE:
         return None
+    if await _is_partner_client(session, account.id):  # a machine's account has no password
+        return None
     # Only the newest link works.
     await session.execute(
         update(PasswordRecovery)
@@ -139,6 +141,13 @@ async def request_recovery(
     await session.flush()
     await _send(session, account, token, settings, now + ttl)
     return account.id
+
+
+async def _is_partner_client(session: AsyncSession, user_id: int) -> bool:
+    found = await session.scalar(
+        select(PartnerClient.id).where(PartnerClient.service_user_id == user_id)
+    )
+    return found is not None
 
 
 async def recovering_account(session: AsyncSession, *, token: str, now: datetime) -> Account | None:
