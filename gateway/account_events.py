@@ -71,7 +71,27 @@ ACTIVATION_CODE_ISSUED = AccountEvent(
 ACTIVATED = AccountEvent(
     "activation", LOGIN, ALLOW, "R1: activation code accepted: the organization is ACTIVE"
 )
-ACTIVATION_REFUSED = AccountEvent("activation", LOGIN, DENY, "R1: activation refused")
+ACTIVATION_NOT_PENDING = AccountEvent("activation", LOGIN, DENY, "R1: no activation pending")
+ACTIVATION_CODE_EXPIRED = AccountEvent("activation", LOGIN, DENY, "R1: the code has expired")
+ACTIVATION_CODE_SPENT = AccountEvent(
+    "activation", LOGIN, DENY, "R1: the code is spent (too many wrong codes)"
+)
+ACTIVATION_CODE_MISMATCH = AccountEvent("activation", LOGIN, DENY, "R1: the code does not match")
+ACTIVATION_CODE_USED = AccountEvent(
+    "activation", LOGIN, DENY, "R1: the code was used or replaced meanwhile"
+)
+ACTIVATION_CODE_NOT_DUE = AccountEvent(
+    "activationCode",
+    WRITE,
+    DENY,
+    "R1: no new code: none pending, or the current one still works (answered as if sent)",
+)
+MASTER_ACCOUNT_REFUSED = AccountEvent(
+    "masterAccount", WRITE, DENY, "R1: no organization awaiting activation matched, or refused"
+)
+MASTER_ACCOUNT_RELEASED = AccountEvent(
+    "masterAccount", WRITE, ALLOW, "R1: the help desk released the pending holder; code stopped"
+)
 SIGN_IN_NOT_ACTIVATED = AccountEvent(
     "signIn", LOGIN, DENY, "R1: password verified but the account awaits its activation code"
 )

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, runtime.reload_policy)
         yield
         await runtime.db.dispose()
+        runtime.limiter.close()
 
     app = Starlette(
         routes=[

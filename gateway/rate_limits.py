@@ -66,6 +66,14 @@ class Limiter:
         return cls(MovingWindowRateLimiter(storage), _items(_limits_of(settings)))
 
 
+    def close(self) -> None:
+        """Let go of the store's connections (a Redis pool; memory holds none)."""
+        bridge = getattr(self.strategy.storage, "bridge", None)
+        pool = getattr(getattr(bridge, "storage", None), "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+
+
 def _limits_of(settings: Settings) -> Limits:
     return tuple((limit, str(getattr(settings, name))) for limit, name in SETTING_OF.items())
 

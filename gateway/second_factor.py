@@ -24,7 +24,7 @@ from gateway.errors import Unavailable
 from gateway.settings import Settings
 
 VALID_WINDOW = 1  # steps either side of now whose code still counts
-CODE = re.compile(r"\d{6}")
+CODE = re.compile(r"[0-9]{6}")  # ASCII digits only: \d also takes other scripts' digits
 NOT_CONFIGURED = "R14: the second factor is not configured on this gateway (GATEWAY_TOTP_KEY)"
 
 

@@ -264,6 +264,26 @@ async def test_wrong_codes_count_as_failed_sign_ins_and_lock_after_five(
     assert error_of(await sign_in(api, username, user.codes.next))["message"] == ACCOUNT_LOCKED
 
 
+@pytest.mark.parametrize("typed", ["\u0661\u0662\u0663\u0664\u0665\u0666", "12345", "12a456", ""])
+async def test_a_malformed_code_is_a_wrong_code(api: Api, db: Database, typed: str) -> None:
+    """Digits of other scripts, short codes and letters are answered like any wrong code (and
+    logged), never with a server error."""
+    user = await enrolled(api, db)
+    answer = await call(api, LOGIN, {"u": user.account.username, "p": PASSWORD, "c": typed})
+    error = error_of(answer.json())
+    expected = "SECOND_FACTOR_REQUIRED" if typed == "" else "SIGN_IN_FAILED"
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == (
+        "UNAUTHENTICATED",
+        expected,
+    )
+    assert await events(db, answer)
+    newcomer = await make_account(db)
+    token = (await session(api, newcomer.username))["accessToken"]
+    assert "errors" not in await body(api, BEGIN, token=token)
+    confirm = await body(api, CONFIRM, {"c": typed}, token=token)
+    assert code_of(confirm) == "BAD_USER_INPUT"
+
+
 async def test_a_code_works_once(api: Api, db: Database) -> None:
     user = await enrolled(api, db)
     username = user.account.username

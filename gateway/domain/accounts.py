@@ -16,11 +16,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog import Employment, MembershipStatus, RoleCode, UserStatus
+from gateway.domain.activation import awaiting_activation
 from gateway.domain.invitations import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
@@ -157,7 +158,13 @@ async def unlock_user(
     unlocked = await session.scalar(
         update(User)
         .where(User.id == user_id, User.status == UserStatus.LOCKED, visible)
-        .values(status=UserStatus.ACTIVE, failed_logins=0)
+        .values(
+            status=case(
+                (awaiting_activation(User.id), UserStatus.PENDING_ACTIVATION.value),
+                else_=UserStatus.ACTIVE.value,
+            ),
+            failed_logins=0,
+        )
         .returning(User.id)
         .execution_options(synchronize_session=False)
     )

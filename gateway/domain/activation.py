@@ -21,15 +21,18 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
+from gateway import account_events as events
 from gateway import outbox
+from gateway.account_events import AccountEvent
 from gateway.catalog import Employment, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
 from gateway.domain.access_requests import normalize_tin
 from gateway.domain.members import lock_organization
 from gateway.domain.rules import conflict, violation
-from gateway.errors import NotFound
+from gateway.errors import BadUserInput, GatewayError, NotFound
 from gateway.models import (
     ActivationCode,
     Membership,
@@ -51,6 +54,13 @@ HAS_HOLDER = (
     "this organization already has a master account holder awaiting the activation letter; "
     "if that is not you, ask the health plan's help desk"
 )
+NO_PENDING = "no activation is pending for this account"
+EXPIRED = (
+    "the activation code has expired: ask for a new letter (requestActivationCode) or call the "
+    "help desk"
+)
+SPENT = "too many wrong codes: ask for a new letter (requestActivationCode)"
+MISMATCH = "the code does not match; enter it exactly as printed"
 NO_ADDRESS = (
     "the organization has no correspondence address on file for the activation letter: "
     "have the health plan correct it first"
@@ -74,6 +84,34 @@ class OpenCode:
     code_hash: str
     expires_at: datetime
     failed_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CodeAttempt:
+    """An activation's code, judged before the write transaction (argon2 is slow)."""
+
+    open_code: OpenCode | None  # the holder's current code, if an activation is pending
+    claimed: bool = False  # one of the code's attempts was taken for this one
+    matched: bool = False
+
+    def refusal(self, max_attempts: int, now: datetime) -> tuple[AccountEvent, GatewayError] | None:
+        """Why the code cannot activate; the caller proved their password, so they may know."""
+        code = self.open_code
+        if code is None:
+            return events.ACTIVATION_NOT_PENDING, _bad(NO_PENDING, "NO_ACTIVATION_PENDING")
+        if code.expires_at <= now:
+            return events.ACTIVATION_CODE_EXPIRED, _bad(EXPIRED, "CODE_EXPIRED")
+        if not self.claimed:
+            return events.ACTIVATION_CODE_SPENT, _bad(SPENT, "CODE_SPENT")
+        if not self.matched:
+            left = max(0, max_attempts - code.failed_attempts - 1)
+            error = _bad(f"{MISMATCH} ({left} attempt(s) left)", "CODE_MISMATCH", attemptsLeft=left)
+            return events.ACTIVATION_CODE_MISMATCH, error
+        return None
+
+
+def _bad(message: str, reason: str, **more: object) -> GatewayError:
+    return BadUserInput(f"R1: {message}", rule="R1", reason=reason, **more)
 
 
 async def prepare_code() -> NewCode:
@@ -140,23 +178,49 @@ async def reissue(
     return await _issue(session, organization, holder, code, settings, now, issued_by=actor_id)
 
 
-async def renew_on_request(
+async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
+    """R1: the help desk frees a pending organization from its holder (someone who should not
+    be it, or who left before activating); the next first user registers anew. The released
+    holder's id: their membership is removed, their code stops, and an account registered
+    only for this is deactivated."""
+    organization = await lock_organization(session, org_id)
+    if organization.status != OrganizationStatus.PENDING_ACTIVATION:
+        raise conflict("R1", "the organization is not awaiting activation")
+    holder = await _holder(session, org_id)
+    if holder is None:
+        raise conflict("R1", "nobody has registered as this organization's master account holder")
+    membership_id = await session.scalar(
+        update(Membership)
+        .where(Membership.organization_id == org_id, Membership.user_id == holder)
+        .values(status=MembershipStatus.REMOVED, removed_at=now)
+        .returning(Membership.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(MembershipRole).where(MembershipRole.membership_id == membership_id)
+    )
+    await _supersede(session, org_id, now)
+    await session.execute(
+        update(User)
+        .where(User.id == holder, _registered_for_it_only())
+        .values(status=UserStatus.DEACTIVATED, token_version=User.token_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return holder
+
+
+async def renew_if_due(
     session: AsyncSession, *, user_id: int, code: NewCode, settings: Settings, now: datetime
-) -> ActivationCode:
-    """R1: the holder asks for a new code once theirs has expired or is spent."""
+) -> ActivationCode | None:
+    """R1: a new code for the holder once theirs has expired or is spent; None if no
+    activation is pending or the code still works (nothing is mailed)."""
     current = await open_code_of(session, user_id)
-    if current is None:
-        raise violation("R1", "no activation is pending for this account")
+    if current is None or usable(current, settings, now):
+        return None
     organization = await lock_organization(session, current.organization_id)
     current = await open_code_of(session, user_id)  # again, under the lock
-    if current is None:
-        raise violation("R1", "no activation is pending for this account")
-    if usable(current, settings, now):
-        raise conflict(
-            "R1",
-            f"your code is valid until {current.expires_at:%B %d, %Y}; if its letter has not "
-            "arrived, ask the help desk",
-        )
+    if current is None or usable(current, settings, now):
+        return None
     return await _issue(session, organization, user_id, code, settings, now, issued_by=None)
 
 
@@ -183,6 +247,21 @@ async def open_code_of(session: AsyncSession, user_id: int) -> OpenCode | None:
         )
     ).one_or_none()
     return None if row is None else OpenCode(*row)
+
+
+def awaiting_activation(user_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Whether the user registered as a master account holder and has not activated yet:
+    never signed in, and holding a code of an organization still pending (unlocking such an
+    account gives it back its PENDING_ACTIVATION status, not ACTIVE)."""
+    return and_(
+        User.last_login_at.is_(None),
+        exists().where(
+            ActivationCode.user_id == user_id,
+            ActivationCode.used_at.is_(None),
+            Organization.id == ActivationCode.organization_id,
+            Organization.status == OrganizationStatus.PENDING_ACTIVATION,
+        ),
+    )
 
 
 async def claim_attempt(
@@ -312,16 +391,7 @@ async def _issue(
     issued_by: int | None,
 ) -> ActivationCode:
     """Supersede the organization's earlier code and mail the new one (R1)."""
-    await session.execute(
-        update(ActivationCode)
-        .where(
-            ActivationCode.organization_id == organization.id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
-        )
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await _supersede(session, organization.id, now)
     issued = ActivationCode(
         organization_id=organization.id,
         user_id=user_id,
@@ -339,6 +409,26 @@ async def _issue(
     return issued
 
 
+def _registered_for_it_only() -> ColumnElement[bool]:
+    """A holder who registered as such and never signed in (awaiting activation, or locked
+    while awaiting it); someone already registered keeps their account."""
+    never_signed_in = and_(User.status == UserStatus.LOCKED, User.last_login_at.is_(None))
+    return or_(User.status == UserStatus.PENDING_ACTIVATION, never_signed_in)
+
+
+async def _supersede(session: AsyncSession, org_id: int, now: datetime) -> None:
+    await session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.organization_id == org_id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.superseded_at.is_(None),
+        )
+        .values(superseded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _mail_letter(
     session: AsyncSession,
     organization: Organization,
@@ -350,7 +440,7 @@ async def _mail_letter(
     """R1 (seed 004): by post to the correspondence address, never by email."""
     address = [
         organization.name,
-        f"Attn: {holder.name}",
+        "Attn: master account holder",
         organization.address_line1 or "",
         organization.address_line2 or "",
         f"{organization.address_city or ''}, {organization.address_state or ''} "
@@ -363,13 +453,16 @@ async def _mail_letter(
         recipient="\n".join(line for line in address if line),
         subject="Your provider portal authentication code",
         body=(
-            f"Dear {holder.name},\n\nYou registered as the master account holder of "
-            f"{organization.name} (provider ID {organization.provider_id}) on the provider "
-            f"portal, with the username {holder.username}.\n\nYour authentication code:\n\n"
+            # Nothing the registrant typed but their username (letters, digits, . _ -): an
+            # official letter must not carry text a stranger chose.
+            f"Someone registered as the master account holder of {organization.name} "
+            f"(provider ID {organization.provider_id}) on the provider portal, with the "
+            f"username {holder.username}.\n\nThe authentication code:\n\n"
             f"    {code}\n\nEnter it exactly as shown, with your username and password, at "
             f"{settings.activation_url} by {expires:%B %d, %Y}. It works once. If it expires, "
-            "ask for a new one on the same page or from the help desk.\n\nIf you did not "
-            "register, tell the help desk: nobody can use the account without this letter.\n"
+            "ask for a new one on the same page or from the help desk.\n\nIf nobody at your "
+            "office registered, tell the help desk: nobody can use the account without this "
+            "letter, and the help desk can release the organization for its rightful holder.\n"
         ),
         organization_id=organization.id,
     )

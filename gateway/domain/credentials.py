@@ -114,7 +114,7 @@ async def claim_attempt(session: AsyncSession, user_id: int, settings: Settings)
         update(User)
         .where(
             User.id == user_id,
-            User.status == UserStatus.ACTIVE,
+            User.status.in_(sorted(VERIFIABLE)),
             User.failed_logins < settings.max_failed_logins,
         )
         .values(failed_logins=User.failed_logins + 1)
@@ -131,7 +131,7 @@ async def lock_if_exhausted(session: AsyncSession, user_id: int, settings: Setti
         update(User)
         .where(
             User.id == user_id,
-            User.status == UserStatus.ACTIVE,
+            User.status.in_(sorted(VERIFIABLE)),
             User.failed_logins >= settings.max_failed_logins,
         )
         .values(status=UserStatus.LOCKED.value, token_version=User.token_version + 1)
@@ -139,6 +139,16 @@ async def lock_if_exhausted(session: AsyncSession, user_id: int, settings: Setti
         .execution_options(synchronize_session=False)
     )
     return locked is not None
+
+
+async def reset_failures(session: AsyncSession, user_id: int) -> None:
+    """R14: the right password restarts the count of failed attempts."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def current_status(session: AsyncSession, user_id: int) -> UserStatus:

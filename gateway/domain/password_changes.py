@@ -36,7 +36,7 @@ from gateway.passwords import check_password
 from gateway.settings import Settings
 
 # Accounts that may recover a password (a locked one stays locked: R13).
-RECOVERABLE = (UserStatus.ACTIVE, UserStatus.LOCKED)
+RECOVERABLE = (UserStatus.ACTIVE, UserStatus.LOCKED, UserStatus.PENDING_ACTIVATION)
 WRONG_CURRENT = "R14: the current password is wrong"
 BAD_LINK = "R13: this recovery link is unknown, used or expired; ask for a new one"
 

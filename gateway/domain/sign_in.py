@@ -20,13 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.catalog import UserStatus
-from gateway.domain import second_factor
+from gateway.domain import activation, second_factor
+from gateway.domain.activation import CodeAttempt
 from gateway.domain.credentials import (
     Account,
     current_status,
     lock_if_exhausted,
     password_matches,
+    reset_failures,
 )
+from gateway.domain.rules import conflict
 from gateway.domain.second_factor import CODE_REQUIRED, NO_SECOND_FACTOR, CodeCheck, SignInCode
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import GatewayError, Unauthenticated
@@ -41,6 +44,8 @@ ACCOUNT_LOCKED = (
     "help desk can unlock it"
 )
 
+# Who may get past the password check (a locked account only learns it is locked).
+SIGNING_IN = (UserStatus.ACTIVE, UserStatus.LOCKED, UserStatus.PENDING_ACTIVATION)
 NOT_ACTIVATED = (
     "R1: this account awaits activation: enter the authentication code mailed to your "
     "organization's correspondence address (activateAccount)"
@@ -56,6 +61,7 @@ class Attempt:
     new_hash: str | None = None  # the password rehashed with today's argon2 parameters
     claimed: bool = True  # False: the account had no attempt left (see claim_attempt)
     code: SignInCode = NO_SECOND_FACTOR  # R14: the second factor's code, judged
+    activation: CodeAttempt | None = None  # R1: signing in by activating, with this code
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +70,13 @@ class SignInOutcome:
     user_id: int | None  # whom the attempt was about, if anyone (for the log)
     events: tuple[AccountEvent, ...]
     issued: IssuedSession | None
+    error: GatewayError | None = None  # why, when it is not the usual sign-in answer
+    organization_id: int | None = None  # R1: the organization an activation was about
 
     def refusal(self) -> GatewayError:
         """The error a failed attempt answers with."""
+        if self.error is not None:
+            return self.error
         if events.SIGN_IN_LOCKED in self.events:
             return Unauthenticated(ACCOUNT_LOCKED, rule="R14", reason="ACCOUNT_LOCKED")
         if events.SECOND_FACTOR_REQUIRED in self.events:
@@ -90,9 +100,7 @@ async def conclude(
 ) -> SignInOutcome:
     """Count a failure (maybe locking the account) or open a session."""
     account = attempt.account
-    if account is not None and account.status is UserStatus.PENDING_ACTIVATION:
-        return _not_activated(account, attempt)
-    if account is None or account.status not in (UserStatus.ACTIVE, UserStatus.LOCKED):
+    if account is None or account.status not in SIGNING_IN:
         user_id = None if account is None else account.id
         return SignInOutcome(None, user_id, (events.SIGN_IN_FAILED,), None)
     if account.status is UserStatus.LOCKED or not attempt.claimed:
@@ -105,13 +113,19 @@ async def conclude(
         return SignInOutcome(None, account.id, failed, None)
     if (refused := await _second_factor_refusal(session, attempt, settings)) is not None:
         return refused
+    if (refused := await _activation_refusal(session, attempt, settings, now)) is not None:
+        return refused
     user = await _signed_in(session, attempt, now)
     if user is None:  # locked, deactivated or given a new password since it was verified
         locked = await current_status(session, account.id) is UserStatus.LOCKED
         event = events.SIGN_IN_LOCKED if locked else events.SIGN_IN_FAILED
         return SignInOutcome(None, account.id, (event,), None)
     issued = await open_session(session, user, settings, now)
-    return SignInOutcome(user, user.id, (_signed_in_event(attempt, issued),), issued)
+    signed_in = _signed_in_event(attempt, issued)
+    if attempt.activation is None or attempt.activation.open_code is None:
+        return SignInOutcome(user, user.id, (signed_in,), issued)
+    org_id = attempt.activation.open_code.organization_id
+    return SignInOutcome(user, user.id, (events.ACTIVATED, signed_in), issued, None, org_id)
 
 
 async def _second_factor_refusal(
@@ -143,11 +157,29 @@ def _signed_in_event(attempt: Attempt, issued: IssuedSession) -> AccountEvent:
     return events.SIGNED_IN
 
 
-def _not_activated(account: Account, attempt: Attempt) -> SignInOutcome:
-    """R1: a master account holder signs in only by activating (``activateAccount``); only
-    the right password learns that."""
-    event = events.SIGN_IN_NOT_ACTIVATED if attempt.verified else events.SIGN_IN_FAILED
-    return SignInOutcome(None, account.id, (event,), None)
+async def _activation_refusal(
+    session: AsyncSession, attempt: Attempt, settings: Settings, now: datetime
+) -> SignInOutcome | None:
+    """R1, after the right password (and second factor): a holder awaiting activation signs
+    in only by activating; None once the code activated the organization (and the account)."""
+    assert attempt.account is not None
+    pending = attempt.account.status is UserStatus.PENDING_ACTIVATION
+    if attempt.activation is None and not pending:
+        return None
+    user_id = attempt.account.id
+    await reset_failures(session, user_id)  # the password was right
+    if attempt.activation is None:
+        return SignInOutcome(None, user_id, (events.SIGN_IN_NOT_ACTIVATED,), None)
+    open_code = attempt.activation.open_code
+    refused = attempt.activation.refusal(settings.activation_max_attempts, now)
+    if refused is None and open_code is not None:
+        if await activation.activate(session, open_code=open_code, user_id=user_id, now=now):
+            return None
+        refused = events.ACTIVATION_CODE_USED, conflict("R1", "this code was used or replaced")
+    assert refused is not None
+    event, error = refused
+    org_id = None if open_code is None else open_code.organization_id
+    return SignInOutcome(None, user_id, (event,), None, error, org_id)
 
 
 async def _signed_in(session: AsyncSession, attempt: Attempt, now: datetime) -> User | None:

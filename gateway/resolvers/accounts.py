@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.caller import ROOT_SCOPE, NodeScope
@@ -27,7 +29,7 @@ from gateway.domain import (
     sign_in,
 )
 from gateway.domain.sessions import IssuedSession
-from gateway.errors import BadUserInput, RateLimited, Unauthenticated
+from gateway.errors import BadUserInput, GatewayError, RateLimited, Unauthenticated
 from gateway.ids import parse_id
 from gateway.models import ActivationCode, Membership, User, utcnow
 from gateway.passwords import hash_password
@@ -44,7 +46,7 @@ class MasterAccount:
     tin: str
 
 
-def _record(
+def log_events(
     context: Context,
     happened: Sequence[AccountEvent],
     user_id: int | None,
@@ -54,13 +56,13 @@ def _record(
         events.record(context.access_log, event, user_id, organization_id=organization_id)
 
 
-def _signed_in_as(context: Context, user: User) -> None:
+def signed_in_as(context: Context, user: User) -> None:
     """From here on the request is the user's: the log says who signed in (A1)."""
     context.access_log.user_id = user.id
     context.access_log.username = user.username
 
 
-async def _limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
+async def rate_limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
     """Count this attempt against each limit before anything is checked or hashed; a refused
     one is logged (A1) and answered RATE_LIMITED."""
     limiter = limiter_for(context.limiter, context.settings)
@@ -68,7 +70,7 @@ async def _limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
         for limit, key in limits:
             await hit(limiter, limit, key)
     except RateLimited:
-        _record(context, (events.RATE_LIMITED,), None)
+        log_events(context, (events.RATE_LIMITED,), None)
         raise
 
 
@@ -84,7 +86,7 @@ async def register_user(
 ) -> tuple[User, Membership | None, ActivationCode | None]:
     """The new user, their access request (with an invitation) and, for the first user of a
     pending organization, the activation code mailed to it (R1)."""
-    await _limited(context, (Limit.REGISTRATION_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.REGISTRATION_PER_ADDRESS, context.access_log.client_address))
     account = accounts.checked_account(
         username=username, email=email, name=name, password=password, settings=context.settings
     )
@@ -106,27 +108,58 @@ async def register_user(
             status=UserStatus.ACTIVE if code is None else UserStatus.PENDING_ACTIVATION,
         )
         user_id = registered.user.id
-        _record(context, (events.REGISTERED,), user_id)
         issued = None
         if master_account is not None and code is not None:
-            issued = await activation.claim_master_account(
-                session,
-                user_id=user_id,
-                provider_id=master_account.provider_id,
-                tin=master_account.tin,
-                code=code,
-                settings=context.settings,
-                now=now,
-            )
-            _record(context, (events.MASTER_ACCOUNT_CLAIMED,), user_id, issued.organization_id)
+            issued = await claim_master_account(context, session, user_id, master_account, code)
+        log_events(context, (events.REGISTERED,), user_id)
+        if issued is not None:
+            org_id = issued.organization_id
+            log_events(context, (events.MASTER_ACCOUNT_CLAIMED,), user_id, org_id)
     return registered.user, registered.access_request, issued
+
+
+async def claim_master_account(
+    context: Context,
+    session: AsyncSession,
+    user_id: int,
+    master_account: MasterAccount,
+    code: activation.NewCode,
+) -> ActivationCode:
+    """R1 within the caller's transaction; a refusal is logged (the user may not exist after
+    the rollback, so the entry names nobody)."""
+    try:
+        return await activation.claim_master_account(
+            session,
+            user_id=user_id,
+            provider_id=master_account.provider_id,
+            tin=master_account.tin,
+            code=code,
+            settings=context.settings,
+            now=utcnow(),
+        )
+    except GatewayError:
+        log_events(context, (events.MASTER_ACCOUNT_REFUSED,), None)
+        raise
 
 
 async def login(
     context: Context, username: str, password: str, totp_code: str | None = None
 ) -> IssuedSession:
+    attempt = await sign_in_attempt(context, username, password, totp_code)
+    return await conclude_sign_in(context, attempt)
+
+
+async def sign_in_attempt(
+    context: Context,
+    username: str,
+    password: str,
+    totp_code: str | None,
+    per_address: Limit = Limit.LOGIN_PER_ADDRESS,
+) -> sign_in.Attempt:
+    """Everything a sign-in checks before its transaction: rate limits, one of the account's
+    attempts claimed (R14), the second factor's code and the password (argon2)."""
     address = context.access_log.client_address
-    await _limited(context, (Limit.LOGIN_PER_ADDRESS, address), (Limit.LOGIN_PER_ACCOUNT, username))
+    await rate_limited(context, (per_address, address), (Limit.LOGIN_PER_ACCOUNT, username))
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
     claimed = True
@@ -136,12 +169,16 @@ async def login(
         async with context.db.transaction() as session:
             claimed = await credentials.claim_attempt(session, account.id, context.settings)
     code = second_factor.check_code(account, totp_code, context.settings, utcnow())  # R14
-    attempt = replace(await sign_in.attempt(account, password), claimed=claimed, code=code)
+    return replace(await sign_in.attempt(account, password), claimed=claimed, code=code)
+
+
+async def conclude_sign_in(context: Context, attempt: sign_in.Attempt) -> IssuedSession:
+    """Commit the attempt's outcome with its log entries; then answer with a session or why not."""
     async with context.write_transaction() as session:
         outcome = await sign_in.conclude(session, attempt, context.settings, utcnow())
-        _record(context, outcome.events, outcome.user_id)
+        log_events(context, outcome.events, outcome.user_id, outcome.organization_id)
         if outcome.user is not None:
-            _signed_in_as(context, outcome.user)
+            signed_in_as(context, outcome.user)
     if outcome.issued is None:
         raise outcome.refusal()
     return outcome.issued
@@ -152,7 +189,7 @@ async def refresh_token(context: Context, token: str) -> IssuedSession:
         refreshed = await sessions.refresh(
             session, token=token, settings=context.settings, now=utcnow()
         )
-        _record(context, (refreshed.event,), refreshed.user_id)
+        log_events(context, (refreshed.event,), refreshed.user_id)
     if refreshed.issued is None:
         raise Unauthenticated(REFRESH_REFUSED, rule="R14")
     return refreshed.issued
@@ -162,7 +199,7 @@ async def logout(context: Context) -> bool:
     user_id = context.signed_in_user_id()
     async with context.write_transaction() as session:
         await sessions.revoke_all(session, user_id)
-        _record(context, (events.SIGNED_OUT,), user_id)
+        log_events(context, (events.SIGNED_OUT,), user_id)
     return True
 
 
@@ -179,7 +216,7 @@ async def change_password(context: Context, current: str, new: str) -> IssuedSes
         change = await password_changes.change_password(
             session, account=account, new_hash=new_hash, settings=context.settings, now=utcnow()
         )
-        _record(context, change.events, user_id)
+        log_events(context, change.events, user_id)
     if change.issued is None:
         raise change.refusal()
     return change.issued
@@ -187,22 +224,22 @@ async def change_password(context: Context, current: str, new: str) -> IssuedSes
 
 async def request_password_recovery(context: Context, login: str) -> bool:
     """R13: the same answer whether or not the account exists."""
-    await _limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
     async with context.write_transaction() as session:
         user_id = await password_changes.request_recovery(
             session, login=login, settings=context.settings, now=utcnow()
         )
         found = events.RECOVERY_REQUESTED if user_id else events.RECOVERY_NO_ACCOUNT
-        _record(context, (found,), user_id)
+        log_events(context, (found,), user_id)
     return True
 
 
 async def recover_password(context: Context, token: str, new: str) -> bool:
-    await _limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
     async with context.db.session() as session:
         account = await password_changes.recovering_account(session, token=token, now=utcnow())
     if account is None:
-        _record(context, (events.RECOVERY_REFUSED,), None)
+        log_events(context, (events.RECOVERY_REFUSED,), None)
         raise password_changes.bad_link()
     password_changes.check_new_password(account, None, new, context.settings)
     new_hash = await asyncio.to_thread(hash_password, new)
@@ -211,7 +248,7 @@ async def recover_password(context: Context, token: str, new: str) -> bool:
             session, token=token, new_hash=new_hash, now=utcnow()
         )
         recovered = events.PASSWORD_RECOVERED if user_id else events.RECOVERY_REFUSED
-        _record(context, (recovered,), user_id or account.id)
+        log_events(context, (recovered,), user_id or account.id)
     if user_id is None:
         raise password_changes.bad_link()
     return True
@@ -228,5 +265,5 @@ async def unlock_user(
         user = await accounts.unlock_user(
             session, actor_roles=context.roles_for(scope), org_id=org_id, user_id=user_id
         )
-        _record(context, (events.UNLOCKED,), user.id, org_id)
+        log_events(context, (events.UNLOCKED,), user.id, org_id)
     return user, org_id

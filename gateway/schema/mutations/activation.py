@@ -49,22 +49,28 @@ class ActivationMutations:
 
     @strawberry.mutation(
         description="R1: activate with the code from the letter, entered exactly as printed, "
-        "within 15 days (a setting); the organization becomes ACTIVE and you are signed in."
+        "within 15 days (a setting); the organization becomes ACTIVE and you are signed in. "
+        "Checked like login: wrong passwords count towards the lockout, and an enabled second "
+        "factor needs its code (R14)."
     )
     async def activate_account(
-        self, info: Info, username: str, password: str, code: str
+        self,
+        info: Info,
+        username: str,
+        password: str,
+        code: str,
+        totp_code: str | None = None,
     ) -> LoginResult | None:
-        issued = await resolve.activate_account(info.context, username, password, code)
+        issued = await resolve.activate_account(info.context, username, password, code, totp_code)
         return LoginResult.of(issued)
 
     @strawberry.mutation(
-        description="R1: mail a new code once yours has expired or too many wrong codes were "
-        "entered. The letter goes to the correspondence address, never to you directly."
+        description="R1: mail a new code to the organization's correspondence address once the "
+        "master account holder's code has expired or too many wrong codes were entered. Always "
+        "true: it never tells whether a letter went out."
     )
-    async def request_activation_code(
-        self, info: Info, username: str, password: str
-    ) -> bool | None:
-        return await resolve.request_activation_code(info.context, username, password)
+    async def request_activation_code(self, info: Info, username: str) -> bool | None:
+        return await resolve.request_activation_code(info.context, username)
 
     @strawberry.mutation(
         description="R1, R13: the help desk mails the master account holder a new code; the "
@@ -75,3 +81,13 @@ class ActivationMutations:
     ) -> PendingActivation | None:
         code, organization = await resolve.reissue_activation_code(info.context, organization_id)
         return PendingActivation.of(code, organization)
+
+    @strawberry.mutation(
+        description="R1: the help desk frees an organization awaiting activation from its "
+        "master account holder (not the rightful one, or gone); its code stops, and the next "
+        "first user registers anew."
+    )
+    async def release_master_account(
+        self, info: Info, organization_id: strawberry.ID
+    ) -> bool | None:
+        return await resolve.release_master_account(info.context, organization_id)
