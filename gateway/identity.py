@@ -219,7 +219,12 @@ async def load_caller(
         statement = _caller_statement(bearer.subject, bearer.version, cutoff, required)
         rows = (await session.execute(statement)).all()
     users = [(number, text, flags) for kind, number, text, flags in rows if kind == "user"]
-    if not users or (bearer.partner_only and not any(row[0] == "partner" for row in rows)):
+    partner = [row for row in rows if row[0] == "partner"]
+    if not users or (bearer.partner_only and not partner):
+        return ANONYMOUS_CALLER
+    # A service account signs in only with its own client's tokens, never an external
+    # provider's (its username is no secret), and only while its agency is ACTIVE.
+    if partner and (bearer.version is None or not partner[0][3]):
         return ANONYMOUS_CALLER
     user_id, username, flags = users[0]
     if flags & PASSWORD_EXPIRED_FLAG:  # R14: only changePassword and logout until changed
@@ -319,11 +324,13 @@ PartnerRow = Select[str, int, str, int]  # (kind, number, text, provider id)
 
 
 def _partner_rows(user_id: ScalarSelect[int]) -> tuple[PartnerRow, PartnerRow]:
-    """A partner client's service account (SPEC 1, R11): a "partner" row naming its agency,
-    and a "grant" row per client organization whose grant to that agency is ACTIVE, exactly
-    as for agency staff, while the client is not revoked."""
-    no_number, no_text = cast(null(), Integer), cast(null(), String)
-    partner = select(literal("partner"), PartnerClient.agency_id, no_text, no_number).where(
+    """A partner client's service account (SPEC 1, R11): a "partner" row naming its agency
+    (1 in the last column while that agency is ACTIVE), and a "grant" row per client
+    organization whose grant to that agency is ACTIVE, exactly as for agency staff, while the
+    client is not revoked."""
+    no_text = cast(null(), String)
+    agency_active = case((_active_organization(PartnerClient.agency_id), 1), else_=0)
+    partner = select(literal("partner"), PartnerClient.agency_id, no_text, agency_active).where(
         PartnerClient.service_user_id == user_id
     )
     grants = (

@@ -126,7 +126,7 @@ async def _issue(runtime: Runtime, request: Request, log: AccessLogBuffer) -> Re
     assert client is not None
     # Counted once authenticated: a 256-bit secret needs no guessing limit beyond the
     # address's, and nobody without the secret can spend a client's allowance.
-    await _limited(runtime, Limit.OAUTH_PER_CLIENT, client.client_id)
+    await _limited(runtime, Limit.OAUTH_PER_CLIENT, client.client_id, client)
     issued = await _issue_logged(runtime, client, log)
     if issued is None:  # the token and its entries could not be committed (A2)
         return _unavailable()
@@ -186,7 +186,9 @@ def _unavailable() -> Response:
     return JSONResponse(body, status_code=503, headers=NO_CACHE)
 
 
-async def _limited(runtime: Runtime, limit: Limit, key: str | None) -> None:
+async def _limited(
+    runtime: Runtime, limit: Limit, key: str | None, client: KnownClient | None = None
+) -> None:
     try:
         await hit(runtime.limiter, limit, key)
     except RateLimited as error:
@@ -196,6 +198,7 @@ async def _limited(runtime: Runtime, limit: Limit, key: str | None) -> None:
             "Too many token requests: try again later",
             reason=limit.value,
             status=429,
+            client=client,
             event=events.PARTNER_TOKEN_RATE_LIMITED,
             headers={"Retry-After": retry_after},
         ) from None
@@ -212,13 +215,15 @@ async def _form(request: Request) -> dict[str, str]:
         if len(body) > MAX_BODY_BYTES:
             raise TokenError("invalid_request", "The request body is too large")
     try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body))
+        text = body.decode()
+        pieces = [piece for piece in text.split("&") if piece]  # a stray "&" is harmless
+        pairs = parse_qsl("&".join(pieces), keep_blank_values=True, strict_parsing=bool(pieces))
     except (UnicodeDecodeError, ValueError):
         raise TokenError("invalid_request", "The request body is not a valid form") from None
-    form = dict(pairs)
-    if len(form) != len(pairs):
+    if len({name for name, _ in pairs}) != len(pairs):
         raise TokenError("invalid_request", "A parameter was sent more than once")
-    return form
+    # RFC 6749 3.2: a parameter sent without a value is treated as omitted.
+    return {name: value for name, value in pairs if value}
 
 
 def _client_credentials(authorization: str | None, form: dict[str, str]) -> ClientCredentials:

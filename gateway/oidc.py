@@ -65,9 +65,10 @@ class JwksVerifier:
         except jwt.PyJWTError as error:
             return Bearer(None, refusal=_refusal(error))
         subject = claims.get(self.claim)
-        if not isinstance(subject, str) or not subject:
+        # Never cut to fit: a longer name must not sign in as the user its prefix names.
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
             return Bearer(None, refusal="malformed claims")
-        return Bearer(subject[:MAX_SUBJECT])
+        return Bearer(subject)
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
         claims: dict[str, Any] = jwt.decode(

@@ -197,6 +197,19 @@ async def test_forged_or_misdirected_tokens_are_refused(
     assert refused(await me(client, ATTACKS[attack](key, username)))
 
 
+async def test_a_longer_subject_is_not_cut_down_to_a_local_username(
+    client: httpx.AsyncClient, key: rsa.RSAPrivateKey, db: Database
+) -> None:
+    """A provider name of more than 64 characters is refused, not truncated into the name of
+    whichever local user its first 64 characters spell."""
+    _, user_id = await make_user(db)
+    longest = f"u{user_id}-".ljust(64, "x")
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == user_id).values(username=longest))
+    assert signed_in(await me(client, signed(key, longest))) == longest
+    assert refused(await me(client, signed(key, longest + "-someone-else")))
+
+
 async def test_a_locked_user_is_refused_even_with_a_valid_token(
     client: httpx.AsyncClient, key: rsa.RSAPrivateKey, db: Database
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select, text, update
 from starlette.applications import Starlette
@@ -28,6 +31,7 @@ from tests.factories import Org, make_org
 from tests.support import FIXTURE_CALLERS, JSON, Api, World, refusal_code
 from tests.test_agencies import make_grant
 from tests.test_oidc import Jwks, new_key, oidc_settings
+from tests.test_oidc import claims as oidc_claims
 
 SUMMIT, SUNRISE, CANYON, DESERT = (
     "Summit Billing LLC", "Sunrise Family Practice", "Canyon Dental", "Desert Spine Chiropractic",
@@ -329,6 +333,17 @@ MALFORMED: dict[str, tuple[int, str, dict[str, str], dict[str, str]]] = {
 }
 
 
+async def test_empty_parameters_count_as_omitted(api: Api, partner: Partner) -> None:
+    """RFC 6749 3.2: a parameter without a value is treated as omitted (so Basic plus an empty
+    client_secret is one authentication method), and a stray "&" is harmless."""
+    response = await api.client.post(
+        "/oauth/token",
+        content=b"grant_type=client_credentials&client_id=&client_secret=&scope=&",
+        headers={"Content-Type": "application/x-www-form-urlencoded"} | partner.basic(),
+    )
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize("case", MALFORMED)
 async def test_malformed_token_requests_are_refused(api: Api, partner: Partner, case: str) -> None:
     status, error, form, headers = MALFORMED[case]
@@ -432,6 +447,22 @@ async def test_a_suspended_client_office_is_gone_too(api: Api, db: Database) -> 
     assert not await sees(api.client, token, office.id)
 
 
+async def test_a_suspended_agencys_client_gets_no_token_and_its_tokens_stop(
+    api: Api, db: Database
+) -> None:
+    """Nobody acts for a SUSPENDED agency, its software included."""
+    agency, _, _ = await make_agency_with_client(db)
+    partner = await create_partner(api, agency.id, agency.user("AGENCY_ADMIN"))
+    token = await token_of(api.client, partner)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Organization).where(Organization.id == agency.id).values(status="SUSPENDED")
+        )
+    assert await me(api.client, token) is None
+    refused = await token_request(api.client, headers=partner.basic())
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+
+
 async def test_failed_sign_ins_with_its_name_cannot_lock_a_client_out(
     api: Api, partner: Partner, settings: Settings
 ) -> None:
@@ -518,6 +549,9 @@ async def test_tokens_issued_while_the_secret_rotates_stop_with_it(
     assert rotation["data"]["rotatePartnerClientSecret"]["clientSecret"]
     tokens = [r.json()["access_token"] for r in responses if r.status_code == 200]
     assert all(r.status_code in (200, 401) for r in responses)
+    if not tokens:  # the rotation won every race: one more request with the old secret
+        late = await token_request(api.client, headers=partner.basic())
+        assert late.status_code == 401
     for token in tokens:
         assert await me(api.client, token) is None
 
@@ -714,6 +748,60 @@ async def test_an_rs256_token_claiming_the_gateway_as_issuer_is_refused(
     claims = own_claims(f"partner:{partner.client_id}", aud="provider-portal-gateway")
     forged = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "key-1"})
     assert await me(beside_idp, forged) is None  # HS256 only on the gateway's own path
+
+
+async def test_a_providers_token_never_signs_in_as_a_service_account(
+    beside_idp: httpx.AsyncClient, idp: tuple[Jwks, rsa.RSAPrivateKey], partner: Partner
+) -> None:
+    """A client's username is no secret: whoever the provider lets call themselves that must
+    not act as the client (and a rotated secret must still stop everything)."""
+    _, key = idp
+    username = f"partner:{partner.client_id}"
+    external = jwt.encode(oidc_claims(username), key, algorithm="RS256", headers={"kid": "key-1"})
+    assert await me(beside_idp, external) is None
+    assert await me(beside_idp, await token_of(beside_idp, partner)) == username
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["alg none", "HS256 keyed with the public key", "development secret", "no issuer"],
+)
+async def test_beside_a_provider_forged_gateway_tokens_are_refused(
+    beside_idp: httpx.AsyncClient,
+    idp: tuple[Jwks, rsa.RSAPrivateKey],
+    partner: Partner,
+    settings: Settings,
+    forged: str,
+) -> None:
+    """Tokens claiming the gateway as issuer take the HS256 path with the gateway's own
+    secret; none of these verify there (nor on the JWKS path)."""
+    _, key = idp
+    claims = own_claims(f"partner:{partner.client_id}")
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    token = {
+        "alg none": lambda: jwt.encode(claims, "", algorithm="none"),
+        "HS256 keyed with the public key": lambda: _hs256(claims, pem),
+        "development secret": lambda: jwt.encode(claims, settings.signing_secret),
+        "no issuer": lambda: jwt.encode(
+            {k: v for k, v in claims.items() if k != "iss"}, OWN_SECRET
+        ),
+    }[forged]()
+    assert await me(beside_idp, token) is None
+
+
+def _hs256(claims: dict[str, Any], key: bytes) -> str:
+    """HS256 with an arbitrary key (PyJWT refuses a PEM as an HMAC key: assembled by hand)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    payload = {k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in claims.items()}
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps(payload).encode())
+    signature = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
 
 
 async def test_without_a_secret_of_its_own_the_gateway_issues_and_accepts_no_tokens(

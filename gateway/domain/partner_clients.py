@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.catalog import OrganizationKind, UserStatus
+from gateway.catalog import OrganizationKind, OrganizationStatus, UserStatus
 from gateway.domain.credentials import digest, new_secret
 from gateway.domain.invitations import MAX_NAME_LENGTH
 from gateway.domain.members import lock_organization
 from gateway.domain.rules import conflict, violation
 from gateway.errors import BadUserInput, NotFound
 from gateway.identity import mint_token
-from gateway.models import PartnerClient, User
+from gateway.models import Organization, PartnerClient, User
 from gateway.settings import Settings
 
 # ':' never appears in a registered username (accounts.USERNAME_PATTERN), so no person can take
@@ -59,6 +59,7 @@ class KnownClient:
     service_user_id: int
     revoked: bool
     account_status: str
+    agency_status: str  # nobody acts for a SUSPENDED agency, its software included
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,17 +184,18 @@ async def find(session: AsyncSession, client_id: str) -> KnownClient | None:
         return None
     row = (
         await session.execute(
-            select(PartnerClient, User.status)
+            select(PartnerClient, User.status, Organization.status)
             .join(User, User.id == PartnerClient.service_user_id)
+            .join(Organization, Organization.id == PartnerClient.agency_id)
             .where(PartnerClient.client_id == client_id)
         )
     ).one_or_none()
     if row is None:
         return None
-    client, status = row
+    client, status, agency_status = row
     return KnownClient(
         client.id, client.client_id, client.secret_hash, client.agency_id,
-        client.service_user_id, client.revoked_at is not None, status,
+        client.service_user_id, client.revoked_at is not None, status, agency_status,
     )  # fmt: skip
 
 
@@ -210,6 +212,8 @@ def refusal(client: KnownClient | None, secret: str) -> str | None:
         return "client revoked"
     if client.account_status != UserStatus.ACTIVE:
         return "service account not active"
+    if client.agency_status != OrganizationStatus.ACTIVE:
+        return "agency not active"
     return None
 
 
