@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.db import Database
-from gateway.domain.activation import CODE_ALPHABET, CODE_LENGTH
+from gateway.domain.activation_codes import CODE_ALPHABET, CODE_LENGTH
 from gateway.domain.sign_in import NOT_ACTIVATED, SIGN_IN_FAILED
 from gateway.models import ActivationCode, Organization, OutboxMessage, User, utcnow
 from gateway.second_factor import encrypt

@@ -1,38 +1,36 @@
-"""Master-account activation (R1, seed 004).
+"""Master-account activation (R1, seed 004): who holds a pending organization, and activating it.
 
 An organization the health plan enrolled starts ``PENDING_ACTIVATION``. The first person to
 register for it (with its provider ID and one of its TINs) becomes its master account holder:
 an ``ACCOUNT_ADMIN`` membership that grants nothing while the organization is pending (roles
-count only in ACTIVE organizations, gateway.identity). An authentication code goes by letter
-to the organization's correspondence address, never by email or on screen; only its argon2 hash
-is stored. Entering it exactly as printed, within ``activation_code_ttl_days``, activates the
-organization and, for someone who registered for it, their account. A code is used once; after
-``activation_max_attempts`` wrong codes it is spent; an expired or spent code is replaced on the
-holder's request, and the help desk may re-issue one at any time. A new code supersedes the old.
-
-Each attempt claims one of the code's attempts *before* the code is checked (argon2 runs outside
-the transaction), so attempts sent at once cannot test more codes than allowed.
+count only in ACTIVE organizations, gateway.identity), and a code goes to the organization's
+correspondence address (gateway.domain.activation_codes). Entering it exactly as printed
+activates the organization and, for someone who registered for it, their account. An expired
+or spent code is replaced on the holder's request; the help desk re-issues one at any time, and
+releases an organization from a holder who should not be it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway import account_events as events
-from gateway import outbox
-from gateway.account_events import AccountEvent
 from gateway.catalog import Employment, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
 from gateway.domain.access_requests import normalize_tin
+from gateway.domain.activation_codes import (
+    NewCode,
+    OpenCode,
+    issue,
+    open_code_of,
+    supersede,
+    usable,
+)
 from gateway.domain.members import lock_organization
 from gateway.domain.rules import conflict, violation
-from gateway.errors import BadUserInput, GatewayError, NotFound
+from gateway.errors import NotFound
 from gateway.models import (
     ActivationCode,
     Membership,
@@ -41,12 +39,8 @@ from gateway.models import (
     TaxId,
     User,
 )
-from gateway.passwords import hash_password, verify_password
 from gateway.settings import Settings
 
-# Typed from a printed letter: no 0/O or 1/I to confuse.
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 12
 # R1 like R3: one answer for an unknown provider ID, a wrong TIN, or an organization that is
 # not awaiting its master account, so a guess learns nothing.
 NO_MATCH = "no organization awaiting activation matches this provider ID and tax ID"
@@ -54,81 +48,10 @@ HAS_HOLDER = (
     "this organization already has a master account holder awaiting the activation letter; "
     "if that is not you, ask the health plan's help desk"
 )
-NO_PENDING = "no activation is pending for this account"
-EXPIRED = (
-    "the activation code has expired: ask for a new letter (requestActivationCode) or call the "
-    "help desk"
-)
-SPENT = "too many wrong codes: ask for a new letter (requestActivationCode)"
-MISMATCH = "the code does not match; enter it exactly as printed"
 NO_ADDRESS = (
     "the organization has no correspondence address on file for the activation letter: "
     "have the health plan correct it first"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class NewCode:
-    """A fresh code and its hash, made before the transaction (argon2 is slow on purpose)."""
-
-    code: str = field(repr=False)
-    code_hash: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class OpenCode:
-    """A holder's current code, read before the transaction."""
-
-    id: int
-    organization_id: int
-    code_hash: str
-    expires_at: datetime
-    failed_attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class CodeAttempt:
-    """An activation's code, judged before the write transaction (argon2 is slow)."""
-
-    open_code: OpenCode | None  # the holder's current code, if an activation is pending
-    claimed: bool = False  # one of the code's attempts was taken for this one
-    matched: bool = False
-
-    def refusal(self, max_attempts: int, now: datetime) -> tuple[AccountEvent, GatewayError] | None:
-        """Why the code cannot activate; the caller proved their password, so they may know."""
-        code = self.open_code
-        if code is None:
-            return events.ACTIVATION_NOT_PENDING, _bad(NO_PENDING, "NO_ACTIVATION_PENDING")
-        if code.expires_at <= now:
-            return events.ACTIVATION_CODE_EXPIRED, _bad(EXPIRED, "CODE_EXPIRED")
-        if not self.claimed:
-            return events.ACTIVATION_CODE_SPENT, _bad(SPENT, "CODE_SPENT")
-        if not self.matched:
-            left = max(0, max_attempts - code.failed_attempts - 1)
-            error = _bad(f"{MISMATCH} ({left} attempt(s) left)", "CODE_MISMATCH", attemptsLeft=left)
-            return events.ACTIVATION_CODE_MISMATCH, error
-        return None
-
-
-def _bad(message: str, reason: str, **more: object) -> GatewayError:
-    return BadUserInput(f"R1: {message}", rule="R1", reason=reason, **more)
-
-
-async def prepare_code() -> NewCode:
-    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return NewCode(code, await asyncio.to_thread(hash_password, code))
-
-
-async def code_matches(open_code: OpenCode | None, code: str) -> bool:
-    """R1: an exact match (no trimming, no case folding), always one argon2 verification."""
-    stored = None if open_code is None else open_code.code_hash
-    return await asyncio.to_thread(verify_password, stored, code)
-
-
-def usable(open_code: OpenCode, settings: Settings, now: datetime) -> bool:
-    return (
-        open_code.expires_at > now and open_code.failed_attempts < settings.activation_max_attempts
-    )
 
 
 async def claim_master_account(
@@ -156,7 +79,7 @@ async def claim_master_account(
     if not organization.address_line1:
         raise conflict("R1", NO_ADDRESS)
     await _make_holder(session, org_id, user_id, now)
-    return await _issue(session, organization, user_id, code, settings, now, issued_by=None)
+    return await issue(session, organization, user_id, code, settings, now, issued_by=None)
 
 
 async def reissue(
@@ -175,7 +98,7 @@ async def reissue(
     holder = await _holder(session, org_id)
     if holder is None:
         raise conflict("R1", "nobody has registered as this organization's master account holder")
-    return await _issue(session, organization, holder, code, settings, now, issued_by=actor_id)
+    return await issue(session, organization, holder, code, settings, now, issued_by=actor_id)
 
 
 async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
@@ -199,7 +122,7 @@ async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
     await session.execute(
         delete(MembershipRole).where(MembershipRole.membership_id == membership_id)
     )
-    await _supersede(session, org_id, now)
+    await supersede(session, org_id, now)
     await session.execute(
         update(User)
         .where(User.id == holder, _registered_for_it_only())
@@ -221,32 +144,7 @@ async def renew_if_due(
     current = await open_code_of(session, user_id)  # again, under the lock
     if current is None or usable(current, settings, now):
         return None
-    return await _issue(session, organization, user_id, code, settings, now, issued_by=None)
-
-
-async def open_code_of(session: AsyncSession, user_id: int) -> OpenCode | None:
-    """The holder's current code for an organization still pending, if any."""
-    row = (
-        await session.execute(
-            select(
-                ActivationCode.id,
-                ActivationCode.organization_id,
-                ActivationCode.code_hash,
-                ActivationCode.expires_at,
-                ActivationCode.failed_attempts,
-            )
-            .join(Organization, Organization.id == ActivationCode.organization_id)
-            .where(
-                ActivationCode.user_id == user_id,
-                ActivationCode.used_at.is_(None),
-                ActivationCode.superseded_at.is_(None),
-                Organization.status == OrganizationStatus.PENDING_ACTIVATION,
-            )
-            .order_by(ActivationCode.id.desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    return None if row is None else OpenCode(*row)
+    return await issue(session, organization, user_id, code, settings, now, issued_by=None)
 
 
 def awaiting_activation(user_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
@@ -262,27 +160,6 @@ def awaiting_activation(user_id: InstrumentedAttribute[int]) -> ColumnElement[bo
             Organization.status == OrganizationStatus.PENDING_ACTIVATION,
         ),
     )
-
-
-async def claim_attempt(
-    session: AsyncSession, open_code: OpenCode, settings: Settings, now: datetime
-) -> bool:
-    """Take one of the code's attempts before it is checked; False if none is left, or it
-    expired, was used or was superseded meanwhile."""
-    claimed = await session.scalar(
-        update(ActivationCode)
-        .where(
-            ActivationCode.id == open_code.id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
-            ActivationCode.expires_at > now,
-            ActivationCode.failed_attempts < settings.activation_max_attempts,
-        )
-        .values(failed_attempts=ActivationCode.failed_attempts + 1)
-        .returning(ActivationCode.id)
-        .execution_options(synchronize_session=False)
-    )
-    return claimed is not None
 
 
 async def activate(
@@ -380,89 +257,8 @@ async def _make_holder(session: AsyncSession, org_id: int, user_id: int, now: da
     await session.flush()
 
 
-async def _issue(
-    session: AsyncSession,
-    organization: Organization,
-    user_id: int,
-    code: NewCode,
-    settings: Settings,
-    now: datetime,
-    *,
-    issued_by: int | None,
-) -> ActivationCode:
-    """Supersede the organization's earlier code and mail the new one (R1)."""
-    await _supersede(session, organization.id, now)
-    issued = ActivationCode(
-        organization_id=organization.id,
-        user_id=user_id,
-        code_hash=code.code_hash,
-        issued_at=now,
-        expires_at=now + timedelta(days=settings.activation_code_ttl_days),
-        issued_by_id=issued_by,
-        failed_attempts=0,
-    )
-    session.add(issued)
-    await session.flush()
-    holder = await session.get(User, user_id)
-    assert holder is not None  # the holder's membership was just read or written
-    await _mail_letter(session, organization, holder, code.code, issued.expires_at, settings)
-    return issued
-
-
 def _registered_for_it_only() -> ColumnElement[bool]:
     """A holder who registered as such and never signed in (awaiting activation, or locked
     while awaiting it); someone already registered keeps their account."""
     never_signed_in = and_(User.status == UserStatus.LOCKED, User.last_login_at.is_(None))
     return or_(User.status == UserStatus.PENDING_ACTIVATION, never_signed_in)
-
-
-async def _supersede(session: AsyncSession, org_id: int, now: datetime) -> None:
-    await session.execute(
-        update(ActivationCode)
-        .where(
-            ActivationCode.organization_id == org_id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
-        )
-        .values(superseded_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _mail_letter(
-    session: AsyncSession,
-    organization: Organization,
-    holder: User,
-    code: str,
-    expires: datetime,
-    settings: Settings,
-) -> None:
-    """R1 (seed 004): by post to the correspondence address, never by email."""
-    address = [
-        organization.name,
-        "Attn: master account holder",
-        organization.address_line1 or "",
-        organization.address_line2 or "",
-        f"{organization.address_city or ''}, {organization.address_state or ''} "
-        f"{organization.address_zip or ''}".strip(),
-    ]
-    await outbox.enqueue(
-        session,
-        kind=outbox.OutboxKind.ACTIVATION_LETTER,
-        channel=outbox.Channel.LETTER,
-        recipient="\n".join(line for line in address if line),
-        subject="Your provider portal authentication code",
-        body=(
-            # Nothing the registrant typed but their username (letters, digits, . _ -): an
-            # official letter must not carry text a stranger chose.
-            f"Someone registered as the master account holder of {organization.name} "
-            f"(provider ID {organization.provider_id}) on the provider portal, with the "
-            f"username {holder.username}.\n\nThe authentication code:\n\n"
-            f"    {code}\n\nEnter it exactly as shown, with your username and password, at "
-            f"{settings.activation_url} by {expires:%B %d, %Y}. It works once. If it expires, "
-            "ask for a new one on the same page or from the help desk.\n\nIf nobody at your "
-            "office registered, tell the help desk: nobody can use the account without this "
-            "letter, and the help desk can release the organization for its rightful holder.\n"
-        ),
-        organization_id=organization.id,
-    )

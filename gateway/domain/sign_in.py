@@ -21,7 +21,7 @@ from gateway import account_events as events
 from gateway.account_events import AccountEvent
 from gateway.catalog import UserStatus
 from gateway.domain import activation, second_factor
-from gateway.domain.activation import CodeAttempt
+from gateway.domain.activation_codes import CodeAttempt
 from gateway.domain.credentials import (
     Account,
     current_status,

@@ -22,6 +22,7 @@ from gateway.context import Context
 from gateway.domain import (
     accounts,
     activation,
+    activation_codes,
     credentials,
     password_changes,
     second_factor,
@@ -96,7 +97,7 @@ async def register_user(
             argument="input.masterAccount",
         )
     password_hash = await asyncio.to_thread(hash_password, account.password)
-    code = None if master_account is None else await activation.prepare_code()
+    code = None if master_account is None else await activation_codes.prepare_code()
     async with context.write_transaction() as session:
         now = utcnow()
         registered = await accounts.register(
@@ -123,7 +124,7 @@ async def claim_master_account(
     session: AsyncSession,
     user_id: int,
     master_account: MasterAccount,
-    code: activation.NewCode,
+    code: activation_codes.NewCode,
 ) -> ActivationCode:
     """R1 within the caller's transaction; a refusal is logged (the user may not exist after
     the rollback, so the entry names nobody)."""

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 from gateway import account_events as events
 from gateway.context import Context
-from gateway.domain import activation, credentials
-from gateway.domain.activation import CodeAttempt
+from gateway.domain import activation, activation_codes, credentials
+from gateway.domain.activation_codes import CodeAttempt
 from gateway.domain.sessions import IssuedSession
 from gateway.domain.sign_in import Attempt
 from gateway.ids import parse_id
@@ -34,7 +34,7 @@ async def request_master_account(
     """R1 for someone already registered: they become the pending organization's holder."""
     await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.access_log.client_address))
     user_id = context.signed_in_user_id()
-    code = await activation.prepare_code()
+    code = await activation_codes.prepare_code()
     async with context.write_transaction() as session:
         claim = MasterAccount(provider_id, tin)
         issued = await claim_master_account(context, session, user_id, claim, code)
@@ -60,7 +60,7 @@ async def request_activation_code(context: Context, username: str) -> bool:
     """R1: a new letter once the holder's code has expired or is spent. Always true: the
     letter goes to the correspondence address, and the answer tells nobody anything."""
     await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.access_log.client_address))
-    code = await activation.prepare_code()
+    code = await activation_codes.prepare_code()
     async with context.write_transaction() as session:
         account = await credentials.find_account(session, username=username)
         issued = None
@@ -84,7 +84,7 @@ async def reissue_activation_code(
     """R1, R13: the help desk mails the holder a new code."""
     org_id = parse_id(raw_org_id, "Organization")
     actor_id = context.signed_in_user_id()
-    code = await activation.prepare_code()
+    code = await activation_codes.prepare_code()
     async with context.write_transaction() as session:
         issued = await activation.reissue(
             session,
@@ -116,9 +116,11 @@ async def _check_code(context: Context, attempt: Attempt, code: str) -> CodeAtte
     if account is None or not (attempt.verified and attempt.claimed):
         return CodeAttempt(None)
     async with context.db.session() as session:
-        open_code = await activation.open_code_of(session, account.id)
+        open_code = await activation_codes.open_code_of(session, account.id)
     if open_code is None:
         return CodeAttempt(None)
     async with context.db.transaction() as session:
-        claimed = await activation.claim_attempt(session, open_code, context.settings, utcnow())
-    return CodeAttempt(open_code, claimed, await activation.code_matches(open_code, code))
+        claimed = await activation_codes.claim_attempt(
+            session, open_code, context.settings, utcnow()
+        )
+    return CodeAttempt(open_code, claimed, await activation_codes.code_matches(open_code, code))
