@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.access_log_search import LogFilter, request_of_entry
 from gateway.authorization import Decision, Verdict
 from gateway.db import Database
 from gateway.models import AccessLogEntry, AccessLogHead, AccessLogRequest
@@ -281,11 +282,14 @@ class ChainReport:
 
 
 async def _entries(
-    session: AsyncSession, last_seq: int | None = None
+    session: AsyncSession,
+    last_seq: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> AsyncIterator[tuple[AccessLogEntry, AccessLogRequest | None]]:
     statement = (
         select(AccessLogEntry, AccessLogRequest)
         .outerjoin(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
+        .where(*where)
         .order_by(AccessLogEntry.seq)
         .execution_options(yield_per=2000)
     )
@@ -343,10 +347,17 @@ def _parse_anchor(anchor: str | None) -> tuple[int, bytes] | None:
     return int(seq), bytes.fromhex(digest)
 
 
-async def export_entries(db: Database) -> AsyncIterator[dict[str, Any]]:
-    """Every entry in chain order with its request's columns, JSON-ready (A4 export)."""
+async def export_entries(
+    db: Database, log_filter: LogFilter | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Every entry (or those ``log_filter`` matches) in chain order with its request's
+    columns, JSON-ready (A4 export)."""
+    where = []
+    if log_filter is not None and log_filter.conditions():
+        by_key_range = log_filter.starts_from_requests
+        where = [request_of_entry(by_key_range=by_key_range), *log_filter.conditions()]
     async with db.session() as session:
-        async for entry, request in _entries(session):
+        async for entry, request in _entries(session, where=where):
             values: dict[str, Any] = {c: getattr(entry, c) for c in ENTRY_COLUMNS}
             values["hash"] = entry.hash.hex()
             if request is not None:

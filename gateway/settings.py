@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Key of the access-log hash chain (HMAC). Without it the chain is a plain hash chain.
     audit_key: str | None = None
     audit_retention_days: int = 6 * 366  # A5: at least six years
+    # A4: the longest window one `accessLog` query may search (a bounded window stays fast).
+    access_log_window_max_days: int = 366
     # Authorization and the access log can only be switched off outside production (benchmarks).
     enforce: bool = True
     page_size_max: int = 100

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from gateway.catalog import MembershipStatus
 from gateway.resolvers import access_log as resolve_log
 from gateway.resolvers import organizations as resolve_orgs
 from gateway.resolvers import users as resolve_users
-from gateway.schema.access_log import AccessDecision
+from gateway.schema.access_log import AccessDecision, access_log, log_page_of
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
 from gateway.schema.export import MemberExport, export_members
 from gateway.schema.organizations import BillingAgency, Info, Organization, page_of
@@ -53,6 +55,40 @@ class Query:
     @strawberry.field(description="V2: why a decision was made (admins: their organizations)")
     async def access_decision(self, info: Info, decision_id: str) -> AccessDecision | None:
         return AccessDecision.from_row(*await resolve_log.decision(info.context, decision_id))
+
+    @strawberry.field(
+        description="A4: access-log entries of requests made from `since` until `until` "
+        "(default: now; the window at most GATEWAY_ACCESS_LOG_WINDOW_MAX_DAYS, 366 by "
+        "default), newest first. Times without an offset are UTC. The security officer "
+        "searches everything; an admin names an organization they administer and gets its "
+        "entries. Each filter given narrows the search; there is no mutation of the log (A6)."
+    )
+    async def access_log(
+        self,
+        info: Info,
+        *,
+        organization_id: strawberry.ID | None = None,
+        user_id: strawberry.ID | None = None,
+        object_type: str | None = None,
+        object_id: strawberry.ID | None = None,
+        field: str | None = None,
+        since: datetime,
+        until: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AccessDecision] | None:
+        page = log_page_of(info, first, after)
+        log_filter = resolve_log.log_filter(
+            info.context,
+            since=since,
+            until=until,
+            organization_id=organization_id,
+            user_id=user_id,
+            object_type=object_type,
+            object_id=object_id,
+            field=field,
+        )
+        return await access_log(info, log_filter, page)
 
     @strawberry.field(
         description="R12: the organization's member list as CSV (admins and office managers). "
