@@ -77,6 +77,7 @@ class Loaders:
         self.member_count = _loader(self._member_counts)
         self.provider_page = _loader(self._provider_pages)
         self.invitation_page = _loader(self._invitation_pages)
+        self.invitation_count = _loader(self._invitation_counts)
         self.admin_count = _loader(self._admin_counts)
         self.roles = _loader(self._roles)
         self.etools = _loader(self._etools)
@@ -198,6 +199,16 @@ class Loaders:
             for org_id, count in await self._all(statement):
                 counts[(org_id, statuses)] = count
         return [counts.get(k, 0) for k in keys]
+
+    async def _invitation_counts(self, org_ids: list[int]) -> list[int]:
+        """How many invitations each organization has sent (the connection's totalCount)."""
+        statement = (
+            select(Invitation.organization_id, func.count())
+            .where(Invitation.organization_id.in_(org_ids))
+            .group_by(Invitation.organization_id)
+        )
+        counts = {org_id: count for org_id, count in await self._all(statement)}
+        return [counts.get(org_id, 0) for org_id in org_ids]
 
     async def _admin_counts(self, org_ids: list[int]) -> list[int]:
         """R7: active account administrators per organization."""

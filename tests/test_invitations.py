@@ -411,6 +411,30 @@ async def test_the_invitation_list_is_for_admins_and_office_managers(
             assert error["extensions"]["code"] == "FORBIDDEN"
 
 
+async def test_the_invitation_list_pages_and_counts_every_invitation(
+    api: Api, db: Database
+) -> None:
+    org = await make_org(db)
+    admin = org.user("ACCOUNT_ADMIN")
+    emails = [f"page{n}@invited.example.org" for n in range(3)]
+    for email in emails:
+        assert "errors" not in await invite(api, org, admin, email)
+    query = """query Page($org: ID!, $after: String) { organization(id: $org) {
+      invitations(first: 2, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { email } } } } }"""
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await api.query(query, as_user=admin, variables={"org": str(org.id), "after": after})
+        page = body["data"]["organization"]["invitations"]
+        assert page["totalCount"] == 3
+        seen += [edge["node"]["email"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(seen) == sorted(emails)
+
+
 async def test_the_invitation_token_is_never_a_field(api: Api, world: World) -> None:
     body = await api.query('{ __type(name: "Invitation") { fields { name } } }', as_user="admin")
     names = {f["name"] for f in body["data"]["__type"]["fields"]}

@@ -48,8 +48,12 @@ async def revoke_invitation(
         )
 
 
-async def invitations_of(context: Context, org_id: int, page: PageRequest) -> list[Invitation]:
-    result: list[Invitation] = await context.loaders.invitation_page.load(
+async def invitations_of(
+    context: Context, org_id: int, page: PageRequest
+) -> tuple[list[Invitation], int]:
+    """A page of the organization's invitations, and how many it has in all."""
+    rows: list[Invitation] = await context.loaders.invitation_page.load(
         PageKey(org_id, page.first, page.after)
     )
-    return result
+    count: int = await context.loaders.invitation_count.load(org_id)
+    return rows, count

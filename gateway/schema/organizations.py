@@ -224,8 +224,8 @@ class Organization:
         from gateway.schema.invitations import Invitation
 
         page = page_of(info, first, after)
-        rows = await resolve_invitations.invitations_of(info.context, self.row.id, page)
-        return connection(rows, page, Invitation.from_row)
+        rows, total = await resolve_invitations.invitations_of(info.context, self.row.id, page)
+        return connection(rows, page, Invitation.from_row, total_count=total)
 
     @strawberry.field(
         description="R12: no access review completed within the review interval, or the open "
