@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -111,6 +112,21 @@ async def test_a_taken_username_or_email_gets_one_answer(
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["message"] == TAKEN  # neither which part nor whose account
     assert await _count_users(db, username) == (1 if username == "reg-taken" else 0)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+async def test_two_registrations_differing_only_by_case_at_once_make_one_account(
+    api: Api, db: Database, attempt: int
+) -> None:
+    """The database decides (a unique index on the lower-cased username), so neither
+    registration can miss the other however they interleave."""
+    names = [f"reg-Race{attempt}", f"reg-race{attempt}", f"REG-RACE{attempt}"]
+    answers = await asyncio.gather(
+        *(register(api, username=name, email=f"{name}-{n}@race.example.org")
+          for n, name in enumerate(names))
+    )  # fmt: skip
+    assert sum("errors" not in a for a in answers) == 1, answers
+    assert {a["errors"][0]["message"] for a in answers if "errors" in a} == {TAKEN}
 
 
 async def test_a_plus_tag_is_a_distinct_email_address(api: Api) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.models.base import Base, UTCDateTime, code, utcnow
@@ -12,6 +12,9 @@ from gateway.models.base import Base, UTCDateTime, code, utcnow
 
 class User(Base):
     __tablename__ = "users"
+    # Usernames compare case-insensitively ("Alice" is "alice"): the database decides a race
+    # between two registrations that differ only by case.
+    __table_args__ = (Index("uq_users_username_lower", func.lower(text("username")), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

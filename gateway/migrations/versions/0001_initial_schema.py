@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("email_normalized", name=op.f("uq_users_email_normalized")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
+    op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
     op.create_table(
         "access_log",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -695,6 +696,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_access_log_object")
 
     op.drop_table("access_log")
+    op.drop_index("uq_users_username_lower", table_name="users")
     op.drop_table("users")
     op.drop_table("organizations")
     with op.batch_alter_table("access_log_requests", schema=None) as batch_op:
