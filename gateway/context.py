@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.access_log import AccessLogBuffer, AccessLogWriter, FieldDecision
 from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
 from gateway.caller import ROOT_SCOPE, Caller, NodeScope
+from gateway.catalog import RoleCode
 from gateway.db import Database
 from gateway.errors import Unauthenticated
 from gateway.rate_limits import Limiter
@@ -70,19 +71,30 @@ class Context:
         """Decide a field the first time this request meets it (then ``fields`` answers)."""
         scope, type_name, field_name = key
         verdict = self.decide(scope, type_name, field_name)
-        decided = FieldDecision.of(verdict, type_name, field_name, self._acting_in(scope))
+        decided = FieldDecision.of(
+            verdict, type_name, field_name, self._acting_in(scope, type_name, field_name)
+        )
         if type_name.startswith("__") or field_name.startswith("__"):
             decided = INTROSPECTION
         self.fields[key] = decided
         return decided
 
-    def _acting_in(self, scope: NodeScope) -> int | None:
-        """The organization the caller acts in for the log: the first of the object's
-        organizations where they hold a role (an agency admin reading a grant acts in the
-        agency, the client's admin in the client)."""
-        for org_id in scope.org_ids:
-            if org_id in self.caller.org_roles:
+    def _acting_in(self, scope: NodeScope, type_name: str, field_name: str) -> int | None:
+        """The organization the caller acts in for the log (A1, A4): the first of the object's
+        organizations whose roles alone allow it (an admin here and staff there, reading a
+        shared member's email, acts as the admin), else the first where they hold a role (an
+        agency admin reading a grant acts in the agency). Without a role in any of them the
+        health plan reads through the object's first organization - except the security
+        officer, whose investigations are filed under none, out of reach of the admins they
+        may concern (A6)."""
+        held = [org_id for org_id in scope.org_ids if org_id in self.caller.org_roles]
+        for org_id in held:
+            if self.decide(NodeScope((org_id,)), type_name, field_name).allowed:
                 return org_id
+        if held:
+            return held[0]
+        if RoleCode.SECURITY_OFFICER in self.caller.plan_roles:
+            return None
         return scope.org_ids[0] if scope.org_ids else None
 
     def signed_in_user_id(self) -> int:

@@ -156,8 +156,10 @@ def _classify(error: GraphQLError) -> str:
     message = error.message
     if "exceeds maximum operation depth" in message or "aliases found" in message:
         return ErrorCode.QUERY_TOO_COMPLEX
-    if error.original_error is None:
-        return ErrorCode.BAD_USER_INPUT  # parse and validation errors: the query itself is wrong
+    if error.original_error is None or not error.path:
+        # Parse and validation errors, and variables that do not coerce to their types (raised
+        # before anything executes, so without a path): the request itself is wrong.
+        return ErrorCode.BAD_USER_INPUT
     return ErrorCode.INTERNAL
 
 

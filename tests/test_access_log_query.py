@@ -177,6 +177,38 @@ async def test_who_read_a_users_email_security_officer_everything_admins_their_o
     assert who(second_only) == in_second
 
 
+async def test_a_read_is_filed_under_the_organization_whose_role_allowed_it(
+    api: Api, db: Database
+) -> None:
+    """A1, A4: staff in one office and admin in another, reading a member of both: only the
+    admin role allows the email, so the entry is the admin office's, not the lower id's."""
+    staff_side = await make_org(db, members={"STAFF": 1})
+    admin_side = await make_org(db, members={"ACCOUNT_ADMIN": 1})
+    reader = admin_side.user("ACCOUNT_ADMIN")
+    await add_membership(db, admin_side.users[reader], staff_side, "STAFF")
+    subject = staff_side.user("STAFF")
+    await add_membership(db, staff_side.users[subject], admin_side, "STAFF")
+    subject_id = str(staff_side.users[subject])
+    body = await api.query(READ_EMAIL, as_user=reader, variables={"id": subject_id})
+    assert body["data"]["user"]["email"], body
+    question = {"type": "User", "id": subject_id, "field": "email"}
+    found = await nodes(api, "secofficer", **question)
+    assert {(n["username"], n["organizationId"]) for n in found} == {(reader, str(admin_side.id))}
+
+
+async def test_the_security_officers_searches_are_not_shown_to_admins(
+    api: Api, world: World
+) -> None:
+    """A6: an admin must not learn that the security officer is looking into them."""
+    admin_id = world.user("admin")
+    looked = await search(api, "secofficer", org=world.org(SUNRISE), user=admin_id)
+    assert "errors" not in looked, looked
+    seen_by_admin = await nodes(api, "admin", org=world.org(SUNRISE), type="Query")
+    assert "secofficer" not in {n["username"] for n in seen_by_admin}
+    own = await nodes(api, "secofficer", type="Query", field="accessLog")
+    assert {n["organizationId"] for n in own if n["username"] == "secofficer"} == {None}
+
+
 # ---- "everything user X did on day D" -------------------------------------------------------
 
 

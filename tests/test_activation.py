@@ -28,6 +28,7 @@ from tests.accounts_support import (
     login,
     login_error,
     make_account,
+    set_user,
     signed_in_as,
     user_row,
 )
@@ -446,13 +447,33 @@ async def test_a_pending_holder_is_locked_out_too_and_unlocked_back_to_pending(
     user_id = await _user_id(db, username)
     for i in range(5):
         await activate(api, username, "WRONGCODE234", password=f"wrong password {i}")
-    assert (await user_row(db, user_id)).status == "LOCKED"
+    row = await user_row(db, user_id)  # still awaiting activation, with no attempt left
+    assert (row.status, row.failed_logins) == ("PENDING_ACTIVATION", 6)
     assert (await login_error(api, username, PASSWORD))["extensions"]["reason"] == "ACCOUNT_LOCKED"
     code = await mailed_code(db, pending.org.id)
     assert refusal(await activate(api, username, code))[1] == "ACCOUNT_LOCKED"
     unlocked = await api.query(UNLOCK, as_user="helpdesk", variables={"u": str(user_id)})
     assert unlocked["data"] == {"unlockUser": {"status": "PENDING_ACTIVATION"}}, unlocked
     assert "errors" not in await activate(api, username, code)
+
+
+async def test_a_registered_user_who_claimed_an_organization_is_unlocked_to_active(
+    api: Api, db: Database
+) -> None:
+    """Unlocking or releasing never turns someone's established account into one awaiting
+    activation, whatever their sign-in history (an OIDC user never used login)."""
+    pending = await pending_org(db)
+    account = await make_account(db)
+    token = (await login(api, account.username))["accessToken"]
+    await body(api, CLAIM, {"p": pending.org.provider_id, "t": pending.tin}, token=token)
+    await set_user(db, account.id, last_login_at=None)
+    for i in range(5):
+        await login_error(api, account.username, f"wrong password {i}")
+    assert (await user_row(db, account.id)).status == "LOCKED"
+    await api.query(RELEASE, as_user="helpdesk", variables={"org": str(pending.org.id)})
+    assert (await user_row(db, account.id)).status == "LOCKED"  # not deactivated
+    unlocked = await api.query(UNLOCK, as_user="helpdesk", variables={"u": str(account.id)})
+    assert unlocked["data"] == {"unlockUser": {"status": "ACTIVE"}}, unlocked
 
 
 async def test_the_right_password_with_wrong_codes_does_not_lock_the_account(
@@ -499,6 +520,13 @@ async def test_activating_asks_for_an_enabled_second_factor(
     wrong = await activate(api, account.username, code, totp="000000")
     assert refusal(wrong)[0] == "UNAUTHENTICATED"
     assert await org_status(db, pending.org.id) == "PENDING_ACTIVATION"
+    async with db.session() as session:  # without the second factor no code attempt is used
+        used = await session.scalar(
+            select(ActivationCode.failed_attempts).where(
+                ActivationCode.organization_id == pending.org.id
+            )
+        )
+    assert used == 0
     answer = await activate(api, account.username, code, totp=pyotp.TOTP(secret).now())
     assert "errors" not in answer, answer
     assert await org_status(db, pending.org.id) == "ACTIVE"

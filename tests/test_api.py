@@ -206,6 +206,27 @@ async def test_malformed_query_is_bad_user_input(api: Api, query: str) -> None:
     assert {e["extensions"]["code"] for e in response.json()["errors"]} == {"BAD_USER_INPUT"}
 
 
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($id: ID!) { organization(id: $id) { name } }", {"id": {"an": "object"}}),
+        ("query($n: Int) { organizations(first: $n) { __typename } }", {"n": 2**40}),
+        ("query($n: Int) { organizations(first: $n) { __typename } }", {"n": "abc"}),
+        (
+            "query($s: DateTime!) { accessLog(since: $s) { __typename } }",
+            {"s": "2025-13-01T00:00:00Z"},
+        ),
+    ],
+)
+async def test_variables_of_the_wrong_type_are_bad_user_input(
+    api: Api, query: str, variables: dict[str, object]
+) -> None:
+    """Refused before anything runs (no path): the request is wrong, not the server."""
+    response = await api.post(query, as_user="secofficer", variables=variables)
+    assert response.status_code == 200
+    assert {e["extensions"]["code"] for e in response.json()["errors"]} == {"BAD_USER_INPUT"}
+
+
 async def test_health_readiness_and_metrics(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     assert (await api.client.get("/readyz")).json() == {"status": "ready"}

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog import Employment, MembershipStatus, RoleCode, UserStatus
-from gateway.domain.activation import awaiting_activation
+from gateway.domain.credentials import locked_out
 from gateway.domain.invitations import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
@@ -144,7 +144,12 @@ async def _request_access(
 
 
 async def unlock_user(
-    session: AsyncSession, *, actor_roles: frozenset[str], org_id: int | None, user_id: int
+    session: AsyncSession,
+    *,
+    actor_roles: frozenset[str],
+    org_id: int | None,
+    user_id: int,
+    max_failed_logins: int,
 ) -> User:
     """R13: the help desk unlocks anyone; an organization's admins unlock its members."""
     anywhere = RoleCode.PAYER_SUPPORT in actor_roles
@@ -157,11 +162,11 @@ async def unlock_user(
         raise refused("R13", "this account is unlocked by the health plan's help desk")
     unlocked = await session.scalar(
         update(User)
-        .where(User.id == user_id, User.status == UserStatus.LOCKED, visible)
+        .where(User.id == user_id, locked_out(max_failed_logins), visible)
         .values(
+            # R1: a holder awaiting activation stays so; only LOCKED becomes ACTIVE.
             status=case(
-                (awaiting_activation(User.id), UserStatus.PENDING_ACTIVATION.value),
-                else_=UserStatus.ACTIVE.value,
+                (User.status == UserStatus.LOCKED, UserStatus.ACTIVE.value), else_=User.status
             ),
             failed_logins=0,
         )

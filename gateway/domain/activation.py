@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, or_, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.catalog import Employment, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
 from gateway.domain.access_requests import normalize_tin
@@ -105,7 +104,7 @@ async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
     """R1: the help desk frees a pending organization from its holder (someone who should not
     be it, or who left before activating); the next first user registers anew. The released
     holder's id: their membership is removed, their code stops, and an account registered
-    only for this is deactivated."""
+    only for this (still awaiting activation) is deactivated."""
     organization = await lock_organization(session, org_id)
     if organization.status != OrganizationStatus.PENDING_ACTIVATION:
         raise conflict("R1", "the organization is not awaiting activation")
@@ -125,7 +124,7 @@ async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
     await supersede(session, org_id, now)
     await session.execute(
         update(User)
-        .where(User.id == holder, _registered_for_it_only())
+        .where(User.id == holder, User.status == UserStatus.PENDING_ACTIVATION)
         .values(status=UserStatus.DEACTIVATED, token_version=User.token_version + 1)
         .execution_options(synchronize_session=False)
     )
@@ -145,21 +144,6 @@ async def renew_if_due(
     if current is None or usable(current, settings, now):
         return None
     return await issue(session, organization, user_id, code, settings, now, issued_by=None)
-
-
-def awaiting_activation(user_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
-    """Whether the user registered as a master account holder and has not activated yet:
-    never signed in, and holding a code of an organization still pending (unlocking such an
-    account gives it back its PENDING_ACTIVATION status, not ACTIVE)."""
-    return and_(
-        User.last_login_at.is_(None),
-        exists().where(
-            ActivationCode.user_id == user_id,
-            ActivationCode.used_at.is_(None),
-            Organization.id == ActivationCode.organization_id,
-            Organization.status == OrganizationStatus.PENDING_ACTIVATION,
-        ),
-    )
 
 
 async def activate(
@@ -255,10 +239,3 @@ async def _make_holder(session: AsyncSession, org_id: int, user_id: int, now: da
     await session.flush()
     session.add(MembershipRole(membership_id=membership.id, role=RoleCode.ACCOUNT_ADMIN))
     await session.flush()
-
-
-def _registered_for_it_only() -> ColumnElement[bool]:
-    """A holder who registered as such and never signed in (awaiting activation, or locked
-    while awaiting it); someone already registered keeps their account."""
-    never_signed_in = and_(User.status == UserStatus.LOCKED, User.last_login_at.is_(None))
-    return or_(User.status == UserStatus.PENDING_ACTIVATION, never_signed_in)

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog import UserStatus
@@ -127,18 +127,43 @@ async def claim_attempt(session: AsyncSession, user_id: int, settings: Settings)
 async def lock_if_exhausted(session: AsyncSession, user_id: int, settings: Settings) -> bool:
     """R14: after a failed, already counted attempt, lock the account (and revoke its tokens)
     once no attempt is left. True if this call locked it."""
+    limit = settings.max_failed_logins
     locked = await session.scalar(
         update(User)
         .where(
             User.id == user_id,
-            User.status.in_(sorted(VERIFIABLE)),
-            User.failed_logins >= settings.max_failed_logins,
+            User.status == UserStatus.ACTIVE,
+            User.failed_logins >= limit,
         )
         .values(status=UserStatus.LOCKED.value, token_version=User.token_version + 1)
         .returning(User.id)
         .execution_options(synchronize_session=False)
     )
-    return locked is not None
+    if locked is not None:
+        return True
+    # R1: a holder awaiting activation keeps that status (unlocking must not make them
+    # ACTIVE); a count one past the limit marks their lockout, set once.
+    held = await session.scalar(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.status == UserStatus.PENDING_ACTIVATION,
+            User.failed_logins == limit,
+        )
+        .values(failed_logins=limit + 1)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return held is not None
+
+
+def locked_out(max_failed_logins: int) -> ColumnElement[bool]:
+    """R14: the user's account is locked: LOCKED, or awaiting activation (R1) with no attempt
+    left."""
+    exhausted = and_(
+        User.status == UserStatus.PENDING_ACTIVATION, User.failed_logins >= max_failed_logins
+    )
+    return or_(User.status == UserStatus.LOCKED, exhausted)
 
 
 async def reset_failures(session: AsyncSession, user_id: int) -> None:

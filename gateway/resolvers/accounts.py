@@ -264,7 +264,11 @@ async def unlock_user(
     user_id = parse_id(raw_user_id, "User")
     async with context.write_transaction() as session:
         user = await accounts.unlock_user(
-            session, actor_roles=context.roles_for(scope), org_id=org_id, user_id=user_id
+            session,
+            actor_roles=context.roles_for(scope),
+            org_id=org_id,
+            user_id=user_id,
+            max_failed_logins=context.settings.max_failed_logins,
         )
         log_events(context, (events.UNLOCKED,), user.id, org_id)
     return user, org_id

@@ -13,6 +13,7 @@ from gateway import account_events as events
 from gateway.context import Context
 from gateway.domain import activation, activation_codes, credentials
 from gateway.domain.activation_codes import CodeAttempt
+from gateway.domain.second_factor import CodeCheck
 from gateway.domain.sessions import IssuedSession
 from gateway.domain.sign_in import Attempt
 from gateway.ids import parse_id
@@ -110,10 +111,11 @@ async def release_master_account(context: Context, raw_org_id: str) -> bool:
 
 
 async def _check_code(context: Context, attempt: Attempt, code: str) -> CodeAttempt:
-    """Judge the code, taking one of its attempts first; only for the right password, so
-    nobody without it can use up the holder's attempts."""
+    """Judge the code, taking one of its attempts first; only for the right password (and
+    second factor), so nobody without them can use up the holder's attempts."""
     account = attempt.account
-    if account is None or not (attempt.verified and attempt.claimed):
+    second_factor_passed = attempt.code.check in (CodeCheck.NOT_ENABLED, CodeCheck.MATCHED)
+    if account is None or not (attempt.verified and attempt.claimed and second_factor_passed):
         return CodeAttempt(None)
     async with context.db.session() as session:
         open_code = await activation_codes.open_code_of(session, account.id)
