@@ -296,23 +296,14 @@ def _caller_statement(
         )
         .join(ProviderAssignment, ProviderAssignment.membership_id == Membership.id)
         .where(active),
-        select(
-            literal("grant"), AgencyGrant.organization_id, no_text, AgencyGrantProvider.provider_id
-        )
+        _active_grant_rows()
         .join(AgencyGrantStaff, AgencyGrantStaff.grant_id == AgencyGrant.id)
         .join(
             Membership,
             (Membership.organization_id == AgencyGrant.agency_id)
             & (Membership.user_id == AgencyGrantStaff.user_id),
         )
-        .outerjoin(AgencyGrantProvider, AgencyGrantProvider.grant_id == AgencyGrant.id)
-        .where(
-            AgencyGrantStaff.user_id == user_id,
-            AgencyGrant.status == GrantStatus.ACTIVE,
-            Membership.status == MembershipStatus.ACTIVE,
-            _active_organization(AgencyGrant.organization_id),
-            _active_organization(AgencyGrant.agency_id),
-        ),
+        .where(AgencyGrantStaff.user_id == user_id, Membership.status == MembershipStatus.ACTIVE),
         select(literal("plan"), no_number, PayerRole.role, no_number).where(
             PayerRole.user_id == user_id
         ),
@@ -320,10 +311,10 @@ def _caller_statement(
     )
 
 
-PartnerRow = Select[str, int, str, int]  # (kind, number, text, provider id)
+CallerRow = Select[str, int, str, int]  # (kind, number, text, provider id): a caller row
 
 
-def _partner_rows(user_id: ScalarSelect[int]) -> tuple[PartnerRow, PartnerRow]:
+def _partner_rows(user_id: ScalarSelect[int]) -> tuple[CallerRow, CallerRow]:
     """A partner client's service account (SPEC 1, R11): a "partner" row naming its agency
     (1 in the last column while that agency is ACTIVE), and a "grant" row per client
     organization whose grant to that agency is ACTIVE, exactly as for agency staff, while the
@@ -334,20 +325,29 @@ def _partner_rows(user_id: ScalarSelect[int]) -> tuple[PartnerRow, PartnerRow]:
         PartnerClient.service_user_id == user_id
     )
     grants = (
+        _active_grant_rows()
+        .join(PartnerClient, PartnerClient.agency_id == AgencyGrant.agency_id)
+        .where(PartnerClient.service_user_id == user_id, PartnerClient.revoked_at.is_(None))
+    )
+    return partner, grants
+
+
+def _active_grant_rows() -> CallerRow:
+    """("grant", client organization, -, provider) of every ACTIVE grant between ACTIVE
+    organizations (a provider of null: the grant covers all of them); callers narrow it to
+    whom the grants reach."""
+    no_text = cast(null(), String)
+    return (
         select(
             literal("grant"), AgencyGrant.organization_id, no_text, AgencyGrantProvider.provider_id
         )
-        .join(PartnerClient, PartnerClient.agency_id == AgencyGrant.agency_id)
         .outerjoin(AgencyGrantProvider, AgencyGrantProvider.grant_id == AgencyGrant.id)
         .where(
-            PartnerClient.service_user_id == user_id,
-            PartnerClient.revoked_at.is_(None),
             AgencyGrant.status == GrantStatus.ACTIVE,
             _active_organization(AgencyGrant.organization_id),
             _active_organization(AgencyGrant.agency_id),
         )
     )
-    return partner, grants
 
 
 def _active_organization(org_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:

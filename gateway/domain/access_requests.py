@@ -37,7 +37,7 @@ async def request_access(
     session: AsyncSession, *, user_id: int, provider_id: str, tin: str, employment: Employment
 ) -> Membership:
     """R3: ask to join the organization whose provider ID and one of whose TINs match."""
-    org_id = await _matching_organization(session, provider_id.strip(), normalize_tin(tin))
+    org_id = await matching_organization(session, provider_id, tin, OrganizationStatus.ACTIVE)
     if org_id is None:
         raise violation("R3", NO_MATCH, kind=NotFound)
     await lock_organization(session, org_id)  # two requests at once: one row, one answer
@@ -96,15 +96,18 @@ async def deny(session: AsyncSession, *, org_id: int, request_id: int) -> Member
     return request
 
 
-async def _matching_organization(session: AsyncSession, provider_id: str, tin: str) -> int | None:
-    """Both parts in one statement, so no path differs by which part was wrong."""
+async def matching_organization(
+    session: AsyncSession, provider_id: str, tin: str, status: OrganizationStatus
+) -> int | None:
+    """The organization in ``status`` with this provider ID and one of its TINs (R1, R3):
+    both parts in one statement, so no path differs by which part was wrong."""
     org_id: int | None = await session.scalar(
         select(Organization.id)
         .join(TaxId, TaxId.organization_id == Organization.id)
         .where(
-            Organization.provider_id == provider_id,
-            Organization.status == OrganizationStatus.ACTIVE,
-            TaxId.tin == tin,
+            Organization.provider_id == provider_id.strip(),
+            Organization.status == status,
+            TaxId.tin == normalize_tin(tin),
         )
     )
     return org_id

@@ -18,7 +18,7 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.catalog import Employment, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
-from gateway.domain.access_requests import normalize_tin
+from gateway.domain.access_requests import matching_organization
 from gateway.domain.activation_codes import (
     NewCode,
     OpenCode,
@@ -26,6 +26,7 @@ from gateway.domain.activation_codes import (
     open_code_of,
     supersede,
     usable,
+    use,
 )
 from gateway.domain.members import lock_organization
 from gateway.domain.rules import conflict, violation
@@ -35,7 +36,6 @@ from gateway.models import (
     Membership,
     MembershipRole,
     Organization,
-    TaxId,
     User,
 )
 from gateway.settings import Settings
@@ -65,7 +65,8 @@ async def claim_master_account(
 ) -> ActivationCode:
     """R1: make ``user_id`` the master account holder of the pending organization whose
     provider ID and TIN match, and mail them a code."""
-    org_id = await _pending_organization(session, provider_id.strip(), normalize_tin(tin))
+    pending = OrganizationStatus.PENDING_ACTIVATION
+    org_id = await matching_organization(session, provider_id, tin, pending)
     if org_id is None:
         raise violation("R1", NO_MATCH, kind=NotFound)
     organization = await lock_organization(session, org_id)  # two first users: one wins
@@ -91,12 +92,7 @@ async def reissue(
     now: datetime,
 ) -> ActivationCode:
     """R1, R13: the help desk sends the holder a new code (the earlier one stops working)."""
-    organization = await lock_organization(session, org_id)
-    if organization.status != OrganizationStatus.PENDING_ACTIVATION:
-        raise conflict("R1", "the organization is not awaiting activation")
-    holder = await _holder(session, org_id)
-    if holder is None:
-        raise conflict("R1", "nobody has registered as this organization's master account holder")
+    organization, holder = await _pending_holder(session, org_id)
     return await issue(session, organization, holder, code, settings, now, issued_by=actor_id)
 
 
@@ -105,12 +101,7 @@ async def release(session: AsyncSession, *, org_id: int, now: datetime) -> int:
     be it, or who left before activating); the next first user registers anew. The released
     holder's id: their membership is removed, their code stops, and an account registered
     only for this (still awaiting activation) is deactivated."""
-    organization = await lock_organization(session, org_id)
-    if organization.status != OrganizationStatus.PENDING_ACTIVATION:
-        raise conflict("R1", "the organization is not awaiting activation")
-    holder = await _holder(session, org_id)
-    if holder is None:
-        raise conflict("R1", "nobody has registered as this organization's master account holder")
+    _, holder = await _pending_holder(session, org_id)
     membership_id = await session.scalar(
         update(Membership)
         .where(Membership.organization_id == org_id, Membership.user_id == holder)
@@ -151,18 +142,7 @@ async def activate(
 ) -> User | None:
     """Use the code (once: a conditional update) and activate the organization and the
     holder's account. None if the code was used or superseded since it was checked."""
-    used = await session.scalar(
-        update(ActivationCode)
-        .where(
-            ActivationCode.id == open_code.id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
-        )
-        .values(used_at=now)
-        .returning(ActivationCode.id)
-        .execution_options(synchronize_session=False)
-    )
-    if used is None:
+    if not await use(session, open_code, now):
         return None
     await session.execute(
         update(Organization)
@@ -188,18 +168,16 @@ async def activate(
     return await session.get(User, user_id, populate_existing=True)
 
 
-async def _pending_organization(session: AsyncSession, provider_id: str, tin: str) -> int | None:
-    """Both parts in one statement, so no path differs by which part was wrong."""
-    org_id: int | None = await session.scalar(
-        select(Organization.id)
-        .join(TaxId, TaxId.organization_id == Organization.id)
-        .where(
-            Organization.provider_id == provider_id,
-            Organization.status == OrganizationStatus.PENDING_ACTIVATION,
-            TaxId.tin == tin,
-        )
-    )
-    return org_id
+async def _pending_holder(session: AsyncSession, org_id: int) -> tuple[Organization, int]:
+    """The organization, locked, and its holder; CONFLICT unless it awaits activation and
+    someone registered as its master account holder."""
+    organization = await lock_organization(session, org_id)
+    if organization.status != OrganizationStatus.PENDING_ACTIVATION:
+        raise conflict("R1", "the organization is not awaiting activation")
+    holder = await _holder(session, org_id)
+    if holder is None:
+        raise conflict("R1", "nobody has registered as this organization's master account holder")
+    return organization, holder
 
 
 async def _holder(session: AsyncSession, org_id: int) -> int | None:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import account_events as events
@@ -37,6 +37,10 @@ EXPIRED = (
 )
 SPENT = "too many wrong codes: ask for a new letter (requestActivationCode)"
 MISMATCH = "the code does not match; enter it exactly as printed"
+
+
+# A code neither used nor replaced by a newer one.
+STILL_OPEN = and_(ActivationCode.used_at.is_(None), ActivationCode.superseded_at.is_(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +121,7 @@ async def open_code_of(session: AsyncSession, user_id: int) -> OpenCode | None:
             .join(Organization, Organization.id == ActivationCode.organization_id)
             .where(
                 ActivationCode.user_id == user_id,
-                ActivationCode.used_at.is_(None),
-                ActivationCode.superseded_at.is_(None),
+                STILL_OPEN,
                 Organization.status == OrganizationStatus.PENDING_ACTIVATION,
             )
             .order_by(ActivationCode.id.desc())
@@ -137,8 +140,7 @@ async def claim_attempt(
         update(ActivationCode)
         .where(
             ActivationCode.id == open_code.id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
+            STILL_OPEN,
             ActivationCode.expires_at > now,
             ActivationCode.failed_attempts < settings.activation_max_attempts,
         )
@@ -178,13 +180,25 @@ async def issue(
     return issued
 
 
+async def use(session: AsyncSession, open_code: OpenCode, now: datetime) -> bool:
+    """Use the code, once (a conditional update); False if it was used or superseded since
+    it was checked."""
+    used = await session.scalar(
+        update(ActivationCode)
+        .where(ActivationCode.id == open_code.id, STILL_OPEN)
+        .values(used_at=now)
+        .returning(ActivationCode.id)
+        .execution_options(synchronize_session=False)
+    )
+    return used is not None
+
+
 async def supersede(session: AsyncSession, org_id: int, now: datetime) -> None:
     await session.execute(
         update(ActivationCode)
         .where(
             ActivationCode.organization_id == org_id,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.superseded_at.is_(None),
+            STILL_OPEN,
         )
         .values(superseded_at=now)
         .execution_options(synchronize_session=False)
