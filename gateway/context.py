@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.access_log import AccessLogBuffer, AccessLogWriter, FieldDecision
-from gateway.authorization import DEFAULT_DENY, PolicyTable, Verdict
-from gateway.caller import ROOT_SCOPE, Caller, NodeScope
+from gateway.audit.chain import AccessLogBuffer, AccessLogWriter, FieldDecision
+from gateway.auth.rate_limits import Limiter
+from gateway.authz.policy import DEFAULT_DENY, PolicyTable, Verdict
+from gateway.authz.scope import ROOT_SCOPE, Caller, NodeScope
 from gateway.catalog import RoleCode
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.errors import Unauthenticated
-from gateway.rate_limits import Limiter
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
-    from gateway.loaders import Loaders
+    from gateway.data.loaders import Loaders
 
 
 INTROSPECTION = FieldDecision(DEFAULT_DENY, "__introspection", "", None, recorded=False)

@@ -11,10 +11,10 @@ from pathlib import Path
 import strawberry
 from starlette.requests import HTTPConnection
 
-from gateway.access_log import AccessLogWriter
-from gateway.authorization import PolicyTable, field_actions, load_enforcer
-from gateway.db import Database
-from gateway.rate_limits import Limiter
+from gateway.audit.chain import AccessLogWriter
+from gateway.auth.rate_limits import Limiter
+from gateway.authz.policy import PolicyTable, field_actions, load_enforcer
+from gateway.data.db import Database
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 

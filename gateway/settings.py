@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     jwt_secret: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
-    jwks_url: str | None = None  # set: bearer tokens come from this OIDC provider (gateway.oidc)
+    jwks_url: str | None = None  # set: bearer tokens come from this OIDC provider
     jwks_refresh_seconds: int = 60  # an unknown kid refetches the JWKS at most this often
     jwt_username_claim: str = "sub"  # or "preferred_username": the claim naming the username
     # The ``iss`` of the gateway's own tokens (sign-in, partner clients): with an OIDC provider
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     # R2: invitations to register.
     invitation_ttl_days: int = 14
     registration_url: str = "http://localhost:8000/register"  # the invitation link's page
-    # R14: passwords, lockout and sessions (gateway.passwords, gateway.domain.sign_in).
+    # R14: passwords, lockout and sessions (gateway.auth.passwords, gateway.domain.sign_in).
     password_min_length: int = 12
     # argon2id cost; production refuses less than OWASP's minimum (19 MiB, 2 passes).
     password_hash_time_cost: int = 3
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     max_failed_logins: int = 5  # then LOCKED until an admin or the help desk unlocks it
     session_idle_minutes: int = 15  # HIPAA automatic logoff: access-token life, refresh idle window
     session_max_hours: int = 12  # a refresh-token family ends this long after sign-in, used or not
-    # R14: a second factor (TOTP, gateway.second_factor). Members holding one of these roles
+    # R14: a second factor (TOTP, gateway.auth.second_factor). Members holding one of these roles
     # must enrol before anything else works, e.g. GATEWAY_TOTP_REQUIRED_ROLES=ACCOUNT_ADMIN,
     # FINANCIAL_MANAGER. Anyone may enrol. Secrets are encrypted at rest with GATEWAY_TOTP_KEY
     # (required in production when the gateway signs in users itself).
@@ -82,13 +82,13 @@ class Settings(BaseSettings):
     activation_max_attempts: int = 5  # wrong codes before the code is spent (then re-issue)
     activation_limit_per_address: str = "10/hour"  # activateAccount, requestActivationCode
     activation_url: str = "http://localhost:8000/activate"  # the page the letter names
-    # Partner billing systems: OAuth2 client credentials at /oauth/token (gateway.oauth).
+    # Partner billing systems: OAuth2 client credentials at /oauth/token (gateway.http.oauth).
     partner_token_minutes: int = 15
     oauth_limit_per_client: str = "30/minute"
     oauth_limit_per_address: str = "60/minute"
     # R13: password recovery by email.
     password_recovery_ttl_minutes: int = 60
-    # Sign-in and recovery rate limits (gateway.rate_limits), "N/period" as in `limits`: in
+    # Sign-in and recovery rate limits (gateway.auth.rate_limits), "N/period" as in `limits`: in
     # Redis when a URL is set (shared by every process), else in this process's memory.
     redis_url: str | None = None  # redis://host:6379/0 (or rediss://)
     rate_limit_key_prefix: str = "gateway"  # of the Redis keys

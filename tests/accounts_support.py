@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, update
 
-from gateway.db import Database
+from gateway.auth.passwords import hash_password
+from gateway.data.db import Database
 from gateway.models import AccessLogEntry, AccessLogRequest, User, utcnow
-from gateway.passwords import hash_password
 from tests.support import JSON, Api
 
 PASSWORD = "correct horse battery staple"  # meets the policy (R14)

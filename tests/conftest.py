@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select, text
 from starlette.applications import Starlette
 
-from gateway.app import create_app
-from gateway.db import Database, is_sqlite
+from gateway.data.db import Database, is_sqlite
+from gateway.http.app import create_app
 from gateway.migrate import upgrade
 from gateway.models import Organization, Provider, User
 from gateway.seeding import seed_file

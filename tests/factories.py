@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import (
     Membership,
     MembershipEtool,

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from gateway.identity import mint_token
+from gateway.auth.tokens import mint_token
 from gateway.settings import Settings
 
 JSON = dict[str, Any]

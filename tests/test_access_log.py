@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access_log import verify_chain
+from gateway.audit.chain import verify_chain
 from gateway.cli import main
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import AccessLogEntry, AccessLogRequest
 from gateway.settings import Settings, get_settings
 from tests.support import Api, World, errors_at

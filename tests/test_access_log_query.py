@@ -15,10 +15,11 @@ from graphql import GraphQLNamedType, GraphQLObjectType, get_named_type
 from sqlalchemy import func, insert, select
 from starlette.applications import Starlette
 
-from gateway.access_log import AccessLogBuffer, FieldDecision
-from gateway.authorization import DEFAULT_DENY
+from gateway.audit.chain import AccessLogBuffer, FieldDecision
+from gateway.authz.policy import DEFAULT_DENY
 from gateway.cli import main
-from gateway.db import Database
+from gateway.data.db import Database
+from gateway.data.pagination import encode_cursor
 from gateway.models import (
     AccessLogEntry,
     AccessLogRequest,
@@ -26,7 +27,6 @@ from gateway.models import (
     MembershipRole,
     utcnow,
 )
-from gateway.pagination import encode_cursor
 from gateway.schema import build_schema
 from gateway.settings import Settings, get_settings
 from tests.factories import Org, make_org

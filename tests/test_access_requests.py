@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import (
     AccessLogEntry,
     AccessLogRequest,

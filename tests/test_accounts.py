@@ -21,7 +21,7 @@ from graphql.pyutils import Undefined
 from sqlalchemy import insert, select
 from starlette.applications import Starlette
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.accounts import TAKEN
 from gateway.domain.invitations import hash_token
 from gateway.models import Invitation, Membership, User, utcnow

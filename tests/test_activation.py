@@ -13,11 +13,11 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db import Database
+from gateway.auth.second_factor import encrypt
+from gateway.data.db import Database
 from gateway.domain.activation_codes import CODE_ALPHABET, CODE_LENGTH
 from gateway.domain.sign_in import NOT_ACTIVATED, SIGN_IN_FAILED
 from gateway.models import ActivationCode, Organization, OutboxMessage, User, utcnow
-from gateway.second_factor import encrypt
 from gateway.settings import Settings
 from tests.accounts_support import (
     PASSWORD,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import (
     AccessLogEntry,
     AgencyGrant,

@@ -9,9 +9,9 @@ import jwt
 import pytest
 from sqlalchemy import insert, text, update
 
-from gateway.app import create_app
-from gateway.db import Database
-from gateway.identity import mint_token
+from gateway.auth.tokens import mint_token
+from gateway.data.db import Database
+from gateway.http.app import create_app
 from gateway.models import Membership, MembershipRole, User
 from gateway.settings import Environment, Settings
 from tests.support import JSON, Api, World

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, insert, select
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.eft import is_valid_routing_number
 from gateway.models import EftAccount
 from tests.factories import Org, make_org

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from starlette.applications import Starlette
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.export import safe_cell
 from gateway.models import (
     AccessLogEntry,

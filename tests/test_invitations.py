@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.invitations import (
     InvitationKind,
     InvitationRequest,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import AccessLogEntry, Membership, MembershipEtool, MembershipRole
 from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, refusal_code, role_table

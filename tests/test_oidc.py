@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
-from gateway.app import create_app
-from gateway.db import Database
+from gateway.data.db import Database
+from gateway.http.app import create_app
 from gateway.models import User
 from gateway.settings import Settings
 from tests.accounts_support import ME

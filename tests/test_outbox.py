@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import OutboxMessage, utcnow
 from gateway.outbox import (
     Channel,

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select, text, update
 from starlette.applications import Starlette
 
-from gateway.app import create_app
-from gateway.db import Database
+from gateway.data.db import Database
+from gateway.http.app import create_app
 from gateway.models import Membership, Organization, PartnerClient, PasswordRecovery, User
 from gateway.settings import Settings
 from tests.accounts_support import ME, Logged, logged, login_error

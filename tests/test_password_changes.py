@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.credentials import digest
 from gateway.models import OutboxMessage, PasswordRecovery, utcnow
 from tests.accounts_support import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher, Type
 
-from gateway import password_blocklist
-from gateway.passwords import (
+from gateway.auth import blocklist as password_blocklist
+from gateway.auth.passwords import (
     MAX_LENGTH,
     check_password,
     hash_password,

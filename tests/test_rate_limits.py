@@ -13,10 +13,10 @@ import httpx
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage
 
-from gateway.app import create_app
-from gateway.db import Database
+from gateway.auth.rate_limits import Limit, Limiter, hit
+from gateway.data.db import Database
 from gateway.errors import RateLimited
-from gateway.rate_limits import Limit, Limiter, hit
+from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.accounts_support import LOGIN, PASSWORD, Account, events, make_account

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 import httpx
 from sqlalchemy import select
 
-from gateway.app import create_app
-from gateway.db import Database
+from gateway.data.db import Database
+from gateway.http.app import create_app
 from gateway.migrate import upgrade
 from gateway.models import OutboxMessage
 from gateway.seeding import seed_demo, seed_file

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from starlette.applications import Starlette
 
 from gateway.cli import main
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.review_deadlines import ExpiredReview, enforce_overdue_reviews
 from gateway.models import (
     AccessReview,

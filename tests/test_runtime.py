@@ -10,10 +10,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.access_log import verify_chain
-from gateway.app import create_app
-from gateway.authorization import Decision
-from gateway.db import Database
+from gateway.audit.chain import verify_chain
+from gateway.authz.policy import Decision
+from gateway.data.db import Database
+from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support import Api, World

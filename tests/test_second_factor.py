@@ -21,13 +21,13 @@ import pyotp
 import pytest
 from sqlalchemy import insert, update
 
-from gateway.app import create_app
-from gateway.db import Database
+from gateway.auth.second_factor import decrypt
+from gateway.authz.enforcement import MUST_CHANGE, MUST_ENROLL
+from gateway.data.db import Database
 from gateway.domain.second_factor import CODE_REQUIRED
 from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
-from gateway.enforcement import MUST_CHANGE, MUST_ENROLL
+from gateway.http.app import create_app
 from gateway.models import Membership, MembershipRole, Organization
-from gateway.second_factor import decrypt
 from gateway.settings import Settings
 from tests.accounts_support import (
     LOGOUT,

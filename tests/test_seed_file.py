@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import gateway.seeding.loader
 from gateway import cli
 from gateway.catalog import HEALTH_PLAN_ROLES, ORGANIZATION_ROLES, RoleCode
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.migrate import upgrade
 from gateway.models import (
     AgencyGrant,

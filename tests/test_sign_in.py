@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.db import Database
+from gateway.authz.enforcement import MUST_CHANGE
+from gateway.data.db import Database
 from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
-from gateway.enforcement import MUST_CHANGE
 from gateway.models import utcnow
 from tests.accounts_support import (
     CHANGE,

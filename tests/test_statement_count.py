@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, insert
 from starlette.applications import Starlette
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import (
     AgencyGrant,
     Membership,

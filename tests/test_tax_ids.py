@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.migrate import upgrade
 from gateway.models import Organization, RegisteredTin, TaxId
 from gateway.seeding import SeedError, seed_file

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from sqlalchemy import select, update
 
+from gateway.auth.tokens import mint_token
 from gateway.cli import main
-from gateway.db import Database
-from gateway.identity import mint_token
+from gateway.data.db import Database
 from gateway.models import RefreshToken
 from gateway.settings import Settings, get_settings
 from tests.accounts_support import (

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.passwords import check_password
 from gateway.catalog import Employment, MembershipStatus, RoleCode, UserStatus
 from gateway.domain.credentials import locked_out
 from gateway.domain.invitations import (
@@ -32,7 +33,6 @@ from gateway.domain.invitations import (
 from gateway.domain.rules import conflict, refused
 from gateway.errors import BadUserInput, Conflict, GatewayError, NotFound
 from gateway.models import Membership, User
-from gateway.passwords import check_password
 from gateway.settings import Settings
 
 # Like seed files' usernames, but at least three characters when registering.

@@ -3,7 +3,7 @@
 An organization the health plan enrolled starts ``PENDING_ACTIVATION``. The first person to
 register for it (with its provider ID and one of its TINs) becomes its master account holder:
 an ``ACCOUNT_ADMIN`` membership that grants nothing while the organization is pending (roles
-count only in ACTIVE organizations, gateway.identity), and a code goes to the organization's
+count only in ACTIVE organizations, gateway.auth.tokens), and a code goes to the organization's
 correspondence address (gateway.domain.activation_codes). Entering it exactly as printed
 activates the organization and, for someone who registered for it, their account. An expired
 or spent code is replaced on the holder's request; the help desk re-issues one at any time, and

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import account_events as events
 from gateway import outbox
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
+from gateway.auth.passwords import hash_password, verify_password
 from gateway.catalog import OrganizationStatus
 from gateway.errors import BadUserInput, GatewayError
 from gateway.models import ActivationCode, Organization, User
-from gateway.passwords import hash_password, verify_password
 from gateway.settings import Settings
 
 # Typed from a printed letter: no 0/O or 1/I to confuse.

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.passwords import verify_password
 from gateway.catalog import UserStatus
 from gateway.domain.invitations import normalize_email
 from gateway.models import User
-from gateway.passwords import verify_password
 from gateway.settings import Settings
 
 

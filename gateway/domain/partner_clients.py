@@ -1,8 +1,8 @@
 """Partner billing systems (SPEC 1, R11): a billing agency's software, calling the gateway with
-OAuth2 client credentials (``POST /oauth/token``, gateway.oauth).
+OAuth2 client credentials (``POST /oauth/token``, gateway.http.oauth).
 
 Each client acts as a service account of its own: a user without a password or memberships,
-whose scope is its agency's ACTIVE grants (gateway.identity), so a client office that denies the
+whose scope is its agency's ACTIVE grants (gateway.auth.tokens), so a client office that denies the
 agency access is gone from the client's next request. Only the agency's admins manage its
 clients. The secret is a 256-bit random value shown once; only its SHA-256 digest is stored.
 Rotating replaces it and bumps the service account's token version, so the old secret and every
@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth.tokens import mint_token
 from gateway.catalog import OrganizationKind, OrganizationStatus, UserStatus
 from gateway.domain.credentials import digest, new_secret
 from gateway.domain.invitations import MAX_NAME_LENGTH
 from gateway.domain.members import lock_organization
 from gateway.domain.rules import conflict, violation
 from gateway.errors import BadUserInput, NotFound
-from gateway.identity import mint_token
 from gateway.models import Organization, PartnerClient, User
 from gateway.settings import Settings
 

@@ -1,6 +1,6 @@
 """Changing a password, and recovering it by email (R13, R14).
 
-Every new password meets the policy (``gateway.passwords``), restarts its 45 days and bumps the
+Every new password meets the policy (``gateway.auth.passwords``), restarts its 45 days and bumps the
 user's token version, so tokens issued before stop working. A recovery link is single use,
 expires after ``password_recovery_ttl_minutes`` and is stored only as a digest; asking for one
 gets the same answer whether or not the account exists. Recovery sets a password but does not
@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import account_events as events
 from gateway import outbox
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
+from gateway.auth.passwords import check_password
 from gateway.catalog import UserStatus
 from gateway.domain.credentials import (
     Account,
@@ -32,7 +33,6 @@ from gateway.domain.rules import violation
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import BadUserInput, GatewayError
 from gateway.models import PartnerClient, PasswordRecovery, User
-from gateway.passwords import check_password
 from gateway.settings import Settings
 
 # Accounts that may recover a password (a locked one stays locked: R13).

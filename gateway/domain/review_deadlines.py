@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import outbox
 from gateway.catalog import MembershipStatus, RoleCode
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.members import lock_organization, remove_member
 from gateway.domain.reviews import ReviewDecision, ReviewStatus, decide
 from gateway.errors import Conflict

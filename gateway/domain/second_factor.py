@@ -9,7 +9,7 @@ never replaced by its holder: a lost phone is reset by the help desk (``reset``)
 also revokes every token, so sessions opened with the lost device end.
 
 Who must enrol is ``settings.totp_required_roles``; the restricted session of those who have not
-yet is computed per request in ``gateway.identity`` (and reported at sign-in by ``must_enroll``).
+yet is computed per request in ``gateway.auth.tokens`` (and reported at sign-in by ``must_enroll``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from enum import Enum
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import account_events as events
-from gateway import second_factor as totp
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
+from gateway.auth import second_factor as totp
+from gateway.auth.tokens import second_factor_missing
 from gateway.catalog import RoleCode
 from gateway.domain.credentials import Account
 from gateway.domain.rules import conflict, refused
 from gateway.errors import BadUserInput, GatewayError, NotFound
-from gateway.identity import second_factor_missing
 from gateway.models import User
 from gateway.settings import Settings
 

@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import account_events as events
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
+from gateway.auth.passwords import hash_password, needs_rehash
 from gateway.catalog import UserStatus
 from gateway.domain import activation, second_factor
 from gateway.domain.activation_codes import CodeAttempt
@@ -34,7 +35,6 @@ from gateway.domain.second_factor import CODE_REQUIRED, NO_SECOND_FACTOR, CodeCh
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.models import User
-from gateway.passwords import hash_password, needs_rehash
 from gateway.settings import Settings
 
 # R14: the same words whether the username is unknown or the password wrong.

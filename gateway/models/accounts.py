@@ -30,7 +30,7 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # R14 second factor: the TOTP secret, encrypted (gateway.second_factor); enabled once the
+    # R14 second factor: the TOTP secret, encrypted (gateway.auth.second_factor); enabled once the
     # user has confirmed a code from it. The last time step used, so a code works only once.
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

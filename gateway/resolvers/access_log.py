@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, true
 
-from gateway.access_log_search import LogFilter, LogRow, as_utc, search
+from gateway.audit.search import LogFilter, LogRow, as_utc, search
 from gateway.context import Context
+from gateway.data.ids import as_id
+from gateway.data.pagination import PageRequest
 from gateway.errors import BadUserInput, Forbidden, NotFound
-from gateway.ids import as_id
 from gateway.models import AccessLogEntry, AccessLogRequest, utcnow
-from gateway.pagination import PageRequest
 
 LOGGED_TEXT_MAX = 64  # object types, object ids and field names are stored in 64 characters
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.catalog import Employment
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import access_requests
 from gateway.domain.members import MemberAccess
-from gateway.ids import parse_id
 from gateway.models import Membership
 
 

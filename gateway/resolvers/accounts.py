@@ -14,11 +14,14 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import account_events as events
-from gateway.account_events import AccountEvent
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
+from gateway.auth.passwords import hash_password
+from gateway.auth.rate_limits import Limit, hit, limiter_for
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 from gateway.catalog import UserStatus
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import (
     accounts,
     activation,
@@ -31,10 +34,7 @@ from gateway.domain import (
 )
 from gateway.domain.sessions import IssuedSession
 from gateway.errors import BadUserInput, GatewayError, RateLimited, Unauthenticated
-from gateway.ids import parse_id
 from gateway.models import ActivationCode, Membership, User, utcnow
-from gateway.passwords import hash_password
-from gateway.rate_limits import Limit, hit, limiter_for
 
 REFRESH_REFUSED = "The refresh token is unknown, expired or revoked: sign in again"
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway import account_events as events
+from gateway.audit import events as events
+from gateway.auth.rate_limits import Limit
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import activation, activation_codes, credentials
 from gateway.domain.activation_codes import CodeAttempt
 from gateway.domain.second_factor import CodeCheck
 from gateway.domain.sessions import IssuedSession
 from gateway.domain.sign_in import Attempt
-from gateway.ids import parse_id
 from gateway.models import ActivationCode, Organization, utcnow
-from gateway.rate_limits import Limit
 from gateway.resolvers.accounts import (
     MasterAccount,
     claim_master_account,

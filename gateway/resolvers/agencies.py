@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.context import Context
+from gateway.data.ids import parse_id, parse_input_ids
 from gateway.domain import agencies
-from gateway.ids import parse_id, parse_input_ids
 from gateway.models import AgencyGrant, Provider, User
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import eft
-from gateway.ids import parse_id
 from gateway.models import EftAccount
 
 

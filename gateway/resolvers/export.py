@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from gateway.catalog import MembershipStatus
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import export
-from gateway.ids import parse_id
 
 
 async def export_members(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from gateway.context import Context
+from gateway.data.ids import parse_id
+from gateway.data.loaders import PageKey
+from gateway.data.pagination import PageRequest
 from gateway.domain import invitations
-from gateway.ids import parse_id
-from gateway.loaders import PageKey
 from gateway.models import Invitation
-from gateway.pagination import PageRequest
 
 
 async def invite_user(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import members
-from gateway.ids import parse_id
 from gateway.models import Membership
 
 

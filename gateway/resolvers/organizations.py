@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Select, select, true
 
-from gateway.caller import Caller
+from gateway.authz.scope import Caller
 from gateway.catalog import OrganizationKind
 from gateway.context import Context
+from gateway.data.ids import parse_id
+from gateway.data.loaders import PageKey
+from gateway.data.pagination import PageRequest
 from gateway.errors import NotFound
-from gateway.ids import parse_id
-from gateway.loaders import PageKey
 from gateway.models import AgencyGrant, EftAccount, Membership, Organization, Provider, TaxId
-from gateway.pagination import PageRequest
 
 
 def visible(caller: Caller) -> ColumnElement[bool]:

@@ -3,12 +3,12 @@ and the agency's list of clients."""
 
 from __future__ import annotations
 
-from gateway import account_events as events
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.events import AccountEvent
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import partner_clients
 from gateway.domain.partner_clients import Credentials
-from gateway.ids import parse_id
 from gateway.models import PartnerClient, utcnow
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import reviews
-from gateway.ids import parse_id
 from gateway.models import AccessReview, AccessReviewItem, Membership, Organization, User, utcnow
 
 

@@ -7,12 +7,12 @@ ever logged.
 
 from __future__ import annotations
 
-from gateway import account_events as events
-from gateway.caller import ROOT_SCOPE
+from gateway.audit import events as events
+from gateway.authz.scope import ROOT_SCOPE
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.domain import second_factor
 from gateway.domain.second_factor import Enrollment, FactorChange
-from gateway.ids import parse_id
 from gateway.models import utcnow
 
 

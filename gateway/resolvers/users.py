@@ -6,8 +6,8 @@ from sqlalchemy import ColumnElement, exists, or_, select, true
 
 from gateway.catalog import MembershipStatus
 from gateway.context import Context
+from gateway.data.ids import parse_id
 from gateway.errors import NotFound
-from gateway.ids import parse_id
 from gateway.models import Membership, Organization, Provider, User
 
 

@@ -10,7 +10,7 @@ from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from gateway.enforcement import Enforcement
+from gateway.authz.enforcement import Enforcement
 from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
 from gateway.schema.mutations import Mutation

@@ -9,9 +9,9 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.access_log_search import LogFilter, LogRow
-from gateway.caller import NodeScope
-from gateway.pagination import MAX_SEQ, PageRequest
+from gateway.audit.search import LogFilter, LogRow
+from gateway.authz.scope import NodeScope
+from gateway.data.pagination import MAX_SEQ, PageRequest
 from gateway.resolvers import access_log as resolve
 from gateway.schema.organizations import Info
 from gateway.schema.pagination import Connection, connection

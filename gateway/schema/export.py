@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.catalog import MembershipStatus
 from gateway.domain import export
 from gateway.resolvers import export as resolve

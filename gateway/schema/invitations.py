@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.domain.invitations import InvitationKind, InvitationStatus, effective_status
 from gateway.resolvers import users as resolve_users
 from gateway.schema.organizations import Info

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.catalog import MembershipStatus, OrganizationKind, OrganizationStatus
 from gateway.context import Context
-from gateway.pagination import PageRequest
+from gateway.data.pagination import PageRequest
 from gateway.resolvers import invitations as resolve_invitations
 from gateway.resolvers import organizations as resolve
 from gateway.resolvers import partner_clients as resolve_partner_clients

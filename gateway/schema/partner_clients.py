@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.domain.partner_clients import Credentials
 
 

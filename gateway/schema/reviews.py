@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.domain.reviews import ReviewDecision, ReviewStatus, Snapshot
 from gateway.resolvers import reviews as resolve
 from gateway.resolvers import users as resolve_users

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 
 
 class Unscoped:

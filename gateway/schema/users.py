@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.catalog import Employment, MembershipStatus, UserStatus
 from gateway.resolvers import reviews as resolve_reviews
 from gateway.resolvers import users as resolve

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.catalog import Employment, MembershipStatus
 from gateway.resolvers import access_requests as resolve
 from gateway.schema.mutations.members import MemberAccessInput

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 from gateway.domain.sessions import IssuedSession
 from gateway.resolvers import accounts as resolve
 from gateway.resolvers.accounts import MasterAccount

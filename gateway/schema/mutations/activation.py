@@ -10,7 +10,7 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 from gateway.models import ActivationCode, Organization
 from gateway.resolvers import activation as resolve
 from gateway.schema.mutations.accounts import LoginResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.domain.eft import EftDetails
 from gateway.resolvers import eft as resolve
 from gateway.schema.organizations import EftAccount, Info

@@ -5,8 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from gateway.catalog import Employment, EToolCode, RoleCode
+from gateway.data.ids import parse_input_ids
 from gateway.domain.members import MemberAccess
-from gateway.ids import parse_input_ids
 from gateway.resolvers import members as resolve
 from gateway.schema.organizations import Info
 from gateway.schema.users import Membership

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.domain.reviews import ReviewDecision
 from gateway.resolvers import reviews as resolve
 from gateway.schema.organizations import Info

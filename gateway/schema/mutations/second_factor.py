@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 from gateway.domain.second_factor import Enrollment
 from gateway.resolvers import second_factor as resolve
 from gateway.schema.organizations import Info

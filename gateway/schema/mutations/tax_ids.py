@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway import models
-from gateway.caller import NodeScope
+from gateway.authz.scope import NodeScope
 from gateway.resolvers import tax_ids as resolve
 from gateway.schema.organizations import Info, TaxId
 

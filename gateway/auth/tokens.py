@@ -36,9 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway.caller import ANONYMOUS_CALLER, Caller
+from gateway.authz.scope import ANONYMOUS_CALLER, Caller
 from gateway.catalog import GrantStatus, MembershipStatus, OrganizationStatus, RoleCode, UserStatus
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.models import (
     AgencyGrant,
     AgencyGrantProvider,

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import strawberry
 
-from gateway import masking
-from gateway.authorization import (
+from gateway.authz import masking
+from gateway.authz.policy import (
     ALL_ROLES,
     READ,
     READ_MASKED,

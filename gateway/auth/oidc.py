@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import jwt
 
-from gateway.identity import MAX_SUBJECT, REFUSALS, Bearer
+from gateway.auth.tokens import MAX_SUBJECT, REFUSALS, Bearer
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gateway.authorization import (
+from gateway.authz.policy import (
     ANONYMOUS,
     AUTHENTICATED,
     PARTNER_CLIENT,

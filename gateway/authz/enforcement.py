@@ -18,13 +18,13 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
-from gateway import masking
-from gateway.access_log import FieldDecision
-from gateway.authorization import Decision
-from gateway.caller import ROOT_SCOPE, NodeScope
+from gateway.audit.chain import FieldDecision
+from gateway.authz import masking
+from gateway.authz.policy import Decision
+from gateway.authz.scope import ROOT_SCOPE, NodeScope
 from gateway.context import Context
+from gateway.data.ids import as_id
 from gateway.errors import BadUserInput, Forbidden, Unauthenticated
-from gateway.ids import as_id
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
 MUST_CHANGE = "R14: your password has expired; change it (changePassword) or sign out (logout)"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gateway.access_log import AccessLogBuffer, FieldDecision
-from gateway.authorization import LOGIN, WRITE, Decision, Verdict
+from gateway.audit.chain import AccessLogBuffer, FieldDecision
+from gateway.authz.policy import LOGIN, WRITE, Decision, Verdict
 
 EVENT_TYPE = "Account"
 ALLOW, DENY = Decision.ALLOW, Decision.DENY

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.oauth import token_endpoint
+from gateway.http.oauth import token_endpoint
+from gateway.http.view import GatewayGraphQL
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
-from gateway.view import GatewayGraphQL
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

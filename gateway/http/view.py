@@ -14,16 +14,17 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway import account_events, metrics
-from gateway.access_log import AccessLogBuffer
-from gateway.caller import ANONYMOUS_CALLER
+from gateway.audit import events as account_events
+from gateway.audit.chain import AccessLogBuffer
+from gateway.auth.oidc import JwksVerifier
+from gateway.auth.tokens import Bearer, issued_here, load_caller, read_bearer, token_refusal
+from gateway.authz.scope import ANONYMOUS_CALLER
 from gateway.context import Context
-from gateway.db import statement_count
+from gateway.data.db import statement_count
+from gateway.data.loaders import Loaders
 from gateway.errors import ErrorCode, Unavailable
-from gateway.identity import Bearer, issued_here, load_caller, read_bearer, token_refusal
-from gateway.loaders import Loaders
+from gateway.http import metrics
 from gateway.models import utcnow
-from gateway.oidc import JwksVerifier
 from gateway.runtime import Runtime
 
 

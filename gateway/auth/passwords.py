@@ -5,7 +5,7 @@ the event loop run them in a worker thread (``asyncio.to_thread``). Nothing else
 hashes, verifies or reads a password.
 
 The policy follows NIST SP 800-63B: a minimum length (a setting, default 12), no composition
-rules, and no password from the shipped list of common ones (``gateway.password_blocklist``),
+rules, and no password from the shipped list of common ones (``gateway.auth.blocklist``),
 nor one containing the username or the email address's local part.
 """
 
@@ -17,8 +17,8 @@ from functools import cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from gateway.auth.blocklist import blocked
 from gateway.errors import BadUserInput
-from gateway.password_blocklist import blocked
 from gateway.settings import get_settings
 
 MAX_LENGTH = 256  # argon2 takes any length; this bounds the work one request can ask for

@@ -17,9 +17,9 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Executable, and_, func, or_, select, true
 from sqlalchemy.orm import aliased
 
-from gateway.caller import Caller
+from gateway.authz.scope import Caller
 from gateway.catalog import MembershipStatus, RoleCode
-from gateway.db import Database
+from gateway.data.db import Database
 from gateway.domain.reviews import ReviewStatus
 from gateway.models import (
     AccessReview,

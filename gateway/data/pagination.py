@@ -6,8 +6,8 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from gateway.data.ids import MAX_ID
 from gateway.errors import BadUserInput
-from gateway.ids import MAX_ID
 
 CURSOR_PREFIX = "k:"
 MAX_SEQ = 2**63 - 1  # the largest BIGINT key (access-log entry numbers outgrow INTEGER ids)

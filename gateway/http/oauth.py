@@ -4,7 +4,7 @@ RFC 6749 section 4.4: a form-encoded ``grant_type=client_credentials`` request, 
 authenticated by HTTP Basic (``client_secret_basic``) or by ``client_id`` and ``client_secret``
 in the body (``client_secret_post``) - one of the two, never both. The answer is a bearer token
 (HS256, ``partner_token_minutes`` long) for the client's service account, whose scope the
-database decides on every request (gateway.identity); errors are section 5.2's JSON. A
+database decides on every request (gateway.auth.tokens); errors are section 5.2's JSON. A
 ``scope`` parameter is refused (``invalid_scope``): a client's scope is its agency's grants.
 
 Every issuance and refusal is written to the access log like a GraphQL request's entries (A1),
@@ -25,15 +25,15 @@ from urllib.parse import parse_qsl, unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway import account_events as events
-from gateway.access_log import AccessLogBuffer
-from gateway.account_events import AccountEvent
+from gateway.audit import events as events
+from gateway.audit.chain import AccessLogBuffer
+from gateway.audit.events import AccountEvent
+from gateway.auth.rate_limits import Limit, hit
+from gateway.auth.tokens import signs_own_tokens
 from gateway.domain import partner_clients
 from gateway.domain.partner_clients import IssuedToken, KnownClient
 from gateway.errors import RateLimited
-from gateway.identity import signs_own_tokens
 from gateway.models import utcnow
-from gateway.rate_limits import Limit, hit
 from gateway.runtime import Runtime
 
 OPERATION = "POST /oauth/token"  # the access log's operation name for these requests

@@ -22,9 +22,9 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.access_log_search import LogFilter, request_of_entry
-from gateway.authorization import Decision, Verdict
-from gateway.db import Database
+from gateway.audit.search import LogFilter, request_of_entry
+from gateway.authz.policy import Decision, Verdict
+from gateway.data.db import Database
 from gateway.models import AccessLogEntry, AccessLogHead, AccessLogRequest
 
 REQUESTS_TABLE = cast(Table, AccessLogRequest.__table__)

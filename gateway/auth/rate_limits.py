@@ -32,7 +32,7 @@ class Limit(StrEnum):
     RECOVERY_PER_ADDRESS = "recovery-address"
     ACTIVATION_PER_ADDRESS = "activation-address"
     REGISTRATION_PER_ADDRESS = "registration-address"
-    OAUTH_PER_CLIENT = "oauth-client"  # POST /oauth/token, per client_id (gateway.oauth)
+    OAUTH_PER_CLIENT = "oauth-client"  # POST /oauth/token, per client_id (gateway.http.oauth)
     OAUTH_PER_ADDRESS = "oauth-address"
 
 

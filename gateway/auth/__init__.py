@@ -1,0 +1,1 @@
+"""Authentication: tokens, an external OpenID Connect provider, passwords, second factors."""

@@ -1,0 +1,1 @@
+"""Authorization: the enforcement point, the compiled policy, object scope and masking."""

@@ -1,0 +1,1 @@
+"""Data access: the engine and sessions, per-request loaders, pagination and ids."""

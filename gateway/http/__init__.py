@@ -1,0 +1,1 @@
+"""HTTP: the application, the GraphQL view, the OAuth2 token endpoint, health and metrics."""
