@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from gateway.auth.tokens import mint_token
+from gateway.auth import mint_token
 from gateway.settings import Environment, Settings
 
 import database

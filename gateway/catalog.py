@@ -49,6 +49,17 @@ class GrantStatus(StrEnum):
     REVOKED = "REVOKED"
 
 
+class ReviewStatus(StrEnum):
+    OPEN = "OPEN"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"  # R15: the deadline passed before every member was decided
+
+
+class ReviewDecision(StrEnum):
+    KEEP = "KEEP"
+    REMOVE = "REMOVE"
+
+
 class RoleScope(StrEnum):
     ORGANIZATION = "ORGANIZATION"
     HEALTH_PLAN = "HEALTH_PLAN"

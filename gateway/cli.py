@@ -99,7 +99,7 @@ def _export_parser(audit: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _time(text: str) -> datetime:
-    from gateway.audit.search import as_utc
+    from gateway.audit import as_utc
 
     try:
         return as_utc(datetime.fromisoformat(text))
@@ -108,7 +108,7 @@ def _time(text: str) -> datetime:
 
 
 def _log_id(text: str) -> int:
-    from gateway.data.ids import as_id
+    from gateway.data import as_id
 
     key = as_id(text)
     if key is None:
@@ -119,7 +119,7 @@ def _log_id(text: str) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from gateway.http.app import create_app
+    from gateway.http import create_app
 
     if args.demo:
         _migrate(args, settings)
@@ -155,7 +155,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.auth.tokens import current_version, mint_token
+    from gateway.auth import current_version, mint_token
 
     if not settings.is_development:
         print("gateway token: refused outside development (GATEWAY_ENV)", file=sys.stderr)
@@ -174,22 +174,26 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _policy_check(_: argparse.Namespace, settings: Settings) -> int:
-    from gateway.authz.check import check_policy
-    from gateway.schema import build_schema
+    from gateway.authz import check_policy
+    from gateway.schema import build_schema, object_types, schema_fields
 
-    problems = check_policy(settings, build_schema(settings))
+    schema = build_schema(settings)
+    problems = check_policy(settings, schema_fields(schema), object_types(schema))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"policy check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("policy check: every schema field has a rule and every rule names a field")
+    print(
+        "policy check: every schema field has a rule, every rule names a field, "
+        "every type declares its scope"
+    )
     return 0
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.audit.chain import verify_chain
-    from gateway.data.db import Database
+    from gateway.audit import verify_chain
+    from gateway.data import Database
 
     async def run() -> int:
         db = Database(settings.database_url)
@@ -211,9 +215,8 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.audit.chain import export_entries
-    from gateway.audit.search import LogFilter
-    from gateway.data.db import Database
+    from gateway.audit import LogFilter, export_entries
+    from gateway.data import Database
 
     if args.since is not None and args.until is not None and args.until < args.since:
         print("audit export: --until is before --since", file=sys.stderr)
@@ -241,7 +244,7 @@ def _audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outbox_list(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.data.db import Database
+    from gateway.data import Database
     from gateway.outbox import OutboxStatus, describe, messages
 
     async def run() -> int:
@@ -258,7 +261,7 @@ def _outbox_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outbox_deliver(_: argparse.Namespace, settings: Settings) -> int:
-    from gateway.data.db import Database
+    from gateway.data import Database
     from gateway.outbox import deliver_pending
 
     async def run() -> int:
@@ -278,7 +281,7 @@ def _outbox_deliver(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _reviews_enforce(_: argparse.Namespace, settings: Settings) -> int:
-    from gateway.data.db import Database
+    from gateway.data import Database
     from gateway.domain.review_deadlines import enforce_overdue_reviews
 
     async def run() -> int:

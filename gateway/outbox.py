@@ -43,7 +43,7 @@ import aiosmtplib
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.data.db import Database
+from gateway.data import Database
 from gateway.models import OutboxMessage, utcnow
 from gateway.settings import Settings
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import strawberry
 from starlette.requests import HTTPConnection
 
-from gateway.audit.chain import AccessLogWriter
-from gateway.auth.rate_limits import Limiter
-from gateway.authz.policy import PolicyTable, field_actions, load_enforcer
-from gateway.data.db import Database
+from gateway.audit import AccessLogWriter
+from gateway.auth import Authenticator, Limiter
+from gateway.authz import PolicyTable, compile_policy
+from gateway.data import Database
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 
@@ -27,6 +24,7 @@ class Runtime:
     db: Database
     schema: strawberry.Schema
     policy: PolicyTable
+    authenticator: Authenticator
     access_log: AccessLogWriter
     limiter: Limiter  # sign-in and recovery rate limits, shared by this process's requests
 
@@ -38,7 +36,8 @@ class Runtime:
             settings=settings,
             db=db,
             schema=schema,
-            policy=compile_policy(settings, schema),
+            policy=compile_policy(settings, schema_fields(schema)),
+            authenticator=Authenticator(settings, db),
             access_log=AccessLogWriter(db, settings.chain_key),
             limiter=Limiter.create(settings),
         )
@@ -46,7 +45,7 @@ class Runtime:
     def reload_policy(self) -> None:
         """Recompile the policy files (SIGHUP); requests already running keep their table."""
         try:
-            self.policy = compile_policy(self.settings, self.schema)
+            self.policy = compile_policy(self.settings, schema_fields(self.schema))
         except Exception:  # a broken file must not take the running gateway down
             logger.exception("policy reload failed; keeping the previous policy")
             return
@@ -63,19 +62,3 @@ class Runtime:
 
     def log_failure(self, message: str, request_id: str) -> None:
         logger.exception("%s (request %s)", message, request_id)
-
-
-def compile_policy(settings: Settings, schema: strawberry.Schema) -> PolicyTable:
-    objects = tuple(field_actions(schema_fields(schema)))
-    digest = hashlib.sha256(
-        settings.policy_model.read_bytes() + settings.policy_file.read_bytes()
-    ).hexdigest()
-    return _compiled(str(settings.policy_model), str(settings.policy_file), digest, objects)
-
-
-@lru_cache(maxsize=4)
-def _compiled(
-    model: str, policy: str, digest: str, objects: tuple[tuple[str, str, str], ...]
-) -> PolicyTable:
-    """Compiling asks Casbin a few hundred questions; a process does it once per policy."""
-    return PolicyTable(load_enforcer(Path(model), Path(policy)), objects)

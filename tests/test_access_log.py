@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.audit.chain import verify_chain
+from gateway.audit import verify_chain
 from gateway.cli import main
 from gateway.data.db import Database
 from gateway.models import AccessLogEntry, AccessLogRequest

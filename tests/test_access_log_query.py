@@ -15,8 +15,7 @@ from graphql import GraphQLNamedType, GraphQLObjectType, get_named_type
 from sqlalchemy import func, insert, select
 from starlette.applications import Starlette
 
-from gateway.audit.chain import AccessLogBuffer, FieldDecision
-from gateway.authz.policy import DEFAULT_DENY
+from gateway.audit import AuditTrail, Entry
 from gateway.cli import main
 from gateway.data.db import Database
 from gateway.data.pagination import encode_cursor
@@ -214,13 +213,17 @@ async def test_the_security_officers_searches_are_not_shown_to_admins(
 
 async def append_entry(app: Starlette, user: str, user_id: int, at: datetime) -> str:
     """An entry of another day, appended by the gateway's own writer (the chain stays intact)."""
-    buffer = AccessLogBuffer(
+    trail = AuditTrail(
         request_id=f"other-day-{at.timestamp()}", at=at, user_id=user_id, username=user,
         client_address="198.51.100.1",
     )  # fmt: skip
-    buffer.record(FieldDecision.of(DEFAULT_DENY, "Query", "me", None), None)
-    await app.state.runtime.access_log.append(buffer)
-    return buffer.decision_id(0)
+    entry = Entry.of(
+        organization_id=None, object_type="Query", field="me", action="read", allowed=False,
+        rule=None,
+    )  # fmt: skip
+    trail.record(entry, None)
+    assert await app.state.runtime.access_log.flush(trail)
+    return trail.decision_id(0)
 
 
 async def test_everything_a_user_did_on_a_day_and_nothing_else(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.audit.chain import verify_chain
+from gateway.audit import verify_chain
 from gateway.authz.policy import Decision
 from gateway.data.db import Database
 from gateway.http.app import create_app

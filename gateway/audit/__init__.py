@@ -1,1 +1,34 @@
-"""The access log: the request's buffer, account events, the chained append, search, verify."""
+"""The access log (A1-A6): what each request did, written durably before it is answered.
+
+- ``AuditTrail.record`` is how anything enters the log: the enforcement point records every
+  field it decides, and sign-ins, the token endpoint and account changes record the events
+  declared once in ``events`` (``trail.record(events.SIGNED_IN.entry(), user_id)``).
+- ``AccessLogWriter.flush`` (before a response) and ``AccessLogWriter.transaction`` (a change
+  and its entries together) are the only ways entries reach the database (A2).
+- ``verify_chain`` walks the hash chain (A3); ``search``, ``find_decision`` and
+  ``export_entries`` read it back (A4). Nothing changes or deletes an entry (A6).
+"""
+
+from gateway.audit import events
+from gateway.audit.chain import AccessLogWriter
+from gateway.audit.entries import Entry
+from gateway.audit.events import AccountEvent
+from gateway.audit.search import LogFilter, LogRow, as_utc, find_decision, search
+from gateway.audit.trail import AuditTrail
+from gateway.audit.verify import ChainReport, export_entries, verify_chain
+
+__all__ = [
+    "AccessLogWriter",
+    "AccountEvent",
+    "AuditTrail",
+    "ChainReport",
+    "Entry",
+    "LogFilter",
+    "LogRow",
+    "as_utc",
+    "events",
+    "export_entries",
+    "find_decision",
+    "search",
+    "verify_chain",
+]

@@ -1,8 +1,8 @@
 """Account events in the access log (A1): sign-ins, lockouts, sessions, passwords, refused tokens.
 
-Every event is declared once below and recorded through ``record``: an entry of type
-``Account`` in the request's access-log buffer, next to the enforcement point's entry for the
-mutation itself, so it is written (and hash-chained) with the request's other entries. The
+Every event is declared once below; ``event.entry(...)`` is what the request's ``AuditTrail``
+records: an entry of type ``Account`` next to the enforcement point's entry for the mutation
+itself, so it is written (and hash-chained) with the request's other entries. The
 entry names the user by id (the request's own columns add when, who and from which address);
 the field is the event, the decision says whether it succeeded and the rule says why. An entry
 never holds a password, a token or what was typed as a username.
@@ -12,18 +12,31 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gateway.audit.chain import AccessLogBuffer, FieldDecision
-from gateway.authz.policy import LOGIN, WRITE, Decision, Verdict
+from gateway.audit.entries import Entry
 
 EVENT_TYPE = "Account"
-ALLOW, DENY = Decision.ALLOW, Decision.DENY
+LOGIN, WRITE = "login", "write"  # A1: sessions are "login"; account changes "write"
+ALLOW, DENY = True, False
 
 
 class AccountEvent(NamedTuple):
     field: str
     action: str
-    decision: Decision
+    allowed: bool
     rule: str
+
+    def entry(self, organization_id: int | None = None, detail: str | None = None) -> Entry:
+        """This event as an access-log entry, filed under ``organization_id``; ``detail``
+        (never a secret) is appended to the rule."""
+        rule = self.rule if detail is None else f"{self.rule}: {detail}"
+        return Entry.of(
+            organization_id=organization_id,
+            object_type=EVENT_TYPE,
+            field=self.field,
+            action=self.action,
+            allowed=self.allowed,
+            rule=rule,
+        )
 
 
 SIGNED_IN = AccountEvent("signIn", LOGIN, ALLOW, "R14: password verified")
@@ -150,18 +163,3 @@ PARTNER_TOKEN_REFUSED = AccountEvent(
 PARTNER_TOKEN_RATE_LIMITED = AccountEvent(
     "clientCredentials", LOGIN, DENY, "too many token requests: refused unchecked"
 )
-
-
-def record(
-    buffer: AccessLogBuffer,
-    event: AccountEvent,
-    user_id: int | None,
-    *,
-    organization_id: int | None = None,
-    detail: str | None = None,
-) -> None:
-    """Add ``event`` about user ``user_id`` to the request's access log."""
-    rule = event.rule if detail is None else f"{event.rule}: {detail}"
-    verdict = Verdict(event.decision, rule, event.action)
-    decided = FieldDecision.of(verdict, EVENT_TYPE, event.field, organization_id)
-    buffer.record(decided, None if user_id is None else str(user_id))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import AccessLogEntry, AccessLogRequest
@@ -128,3 +128,29 @@ async def search(
     """One page of matching entries with their requests, newest first (keyset on ``seq``)."""
     statement = newest_first(log_filter, before_seq=before_seq, limit=limit)
     return [(entry, request) for entry, request in await session.execute(statement)]
+
+
+async def find_decision(
+    session: AsyncSession, decision_id: str, org_ids: frozenset[int] | None
+) -> LogRow | None:
+    """The entry a decision id (request id and entry index) names, if it was filed under one
+    of ``org_ids`` (None: under any organization or none)."""
+    request_id, _, raw_index = decision_id.partition(":")
+    if not raw_index.isdigit() or len(raw_index) > 9:
+        return None
+    index = int(raw_index)
+    filed = true() if org_ids is None else Entry.organization_id.in_(org_ids)
+    row = (
+        await session.execute(
+            select(Entry, Request)
+            .join(Request, Request.first_seq == Entry.request_seq)
+            .where(
+                Request.request_id == request_id,
+                Request.first_index <= index,
+                Request.first_index + Request.entry_count > index,
+                Entry.seq == Request.first_seq + index - Request.first_index,
+                filed,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])

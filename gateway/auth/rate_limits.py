@@ -89,11 +89,6 @@ def _memory_limiter(limits: Limits) -> Limiter:
     return Limiter(MovingWindowRateLimiter(storage), _items(limits))
 
 
-def limiter_for(context_limiter: Limiter | None, settings: Settings) -> Limiter:
-    """The runtime's limiter, or this process's in-memory one when none was handed over."""
-    return context_limiter or _memory_limiter(_limits_of(settings))
-
-
 async def hit(limiter: Limiter, limit: Limit, key: str | None) -> None:
     """Count one attempt against ``limit`` for ``key``; over the limit, RATE_LIMITED."""
     item = limiter.items[limit]

@@ -1,1 +1,25 @@
-"""Authorization: the enforcement point, the compiled policy, object scope and masking."""
+"""Authorization: every allow and deny of the gateway is made here, from the policy files.
+
+- ``Enforcement``: the one enforcement point, a Strawberry extension around every resolver.
+- ``Decisions``: one request's memoized answers (``field``, ``allows``, ``row_scope``).
+- ``compile_policy``: ``authz/model.conf`` and ``authz/policy.csv`` compiled into per-role
+  tables at start-up; ``check_policy`` is ``gateway policy check``.
+- ``scoped``: how each schema type declares the organizations its objects belong to.
+- ``masking``: how a masked read shows a value.
+"""
+
+from gateway.authz.check import check_policy
+from gateway.authz.decisions import Decisions
+from gateway.authz.enforcement import Enforcement
+from gateway.authz.policy import PolicyTable, compile_policy
+from gateway.authz.scope import organizations_of, scoped
+
+__all__ = [
+    "Decisions",
+    "Enforcement",
+    "PolicyTable",
+    "check_policy",
+    "compile_policy",
+    "organizations_of",
+    "scoped",
+]

@@ -1,14 +1,17 @@
-"""``gateway policy check``: the policy and the schema must describe the same fields."""
+"""``gateway policy check``: the policy and the schema must describe the same fields, and
+every type of the schema must declare its object scope."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-
-import strawberry
+from collections.abc import Iterable, Mapping
 
 from gateway.authz import masking
 from gateway.authz.policy import (
     ALL_ROLES,
+    LOGIN,
+    REACH_ALL,
+    REACH_FIELDS,
     READ,
     READ_MASKED,
     WRITE,
@@ -16,17 +19,25 @@ from gateway.authz.policy import (
     field_actions,
     load_enforcer,
 )
-from gateway.schema import schema_fields
+from gateway.authz.scope import declared_rule
 from gateway.settings import Settings
 
-ACTIONS = frozenset({READ, READ_MASKED, WRITE, "login"})
+ACTIONS = frozenset({READ, READ_MASKED, WRITE, LOGIN, REACH_ALL})
 EFFECTS = frozenset({"allow", "deny"})
+ROOTS = frozenset({"Query", "Mutation"})  # decided by their arguments (``organizationId``)
 
 
-def check_policy(settings: Settings, schema: strawberry.Schema) -> list[str]:
-    """Every problem found; an empty list means the policy covers the schema exactly."""
+def check_policy(
+    settings: Settings,
+    schema_fields: Iterable[tuple[str, str, bool]],
+    object_types: Mapping[str, type],
+) -> list[str]:
+    """Every problem found; an empty list means the policy covers the schema exactly.
+
+    ``schema_fields``: (type, field, non-null?) of every object type; ``object_types``: the
+    Python class behind each object type's name."""
     enforcer = load_enforcer(settings.policy_model, settings.policy_file)
-    fields = {(t, f): non_null for t, f, non_null in schema_fields(schema)}
+    fields = {(t, f): non_null for t, f, non_null in schema_fields}
     lines = enforcer.get_policy()
     groups = {group for _, group in enforcer.get_named_grouping_policy("g2")}
     problems = _line_problems(lines, fields, groups)
@@ -36,10 +47,21 @@ def check_policy(settings: Settings, schema: strawberry.Schema) -> list[str]:
         for t, f in fields
         if f"{t}.{f}" not in named
     ]
-    table = PolicyTable(enforcer, field_actions(schema_fields(schema)))
+    table = PolicyTable(enforcer, field_actions((t, f, n) for (t, f), n in fields.items()))
     problems += _mask_problems(table, fields)
     problems += _non_null_problems(table, fields)
+    problems += _scope_problems(object_types)
     return problems
+
+
+def _scope_problems(object_types: Mapping[str, type]) -> list[str]:
+    """A type that does not say how its objects find their organizations would be refused
+    everything at run time (fail closed): the build fails first."""
+    return [
+        f"{name}: declares no object scope (gateway.authz.scoped)"
+        for name, cls in sorted(object_types.items())
+        if name not in ROOTS and declared_rule(cls) is None
+    ]
 
 
 def _line_problems(
@@ -58,6 +80,8 @@ def _line_problems(
             problems.append(f"policy line {', '.join(line)}: unknown role or group {subject}")
         if action not in ACTIONS or effect not in EFFECTS:
             problems.append(f"policy line {', '.join(line)}: bad action or effect")
+        elif action == REACH_ALL and (type_name, field) not in REACH_FIELDS:
+            problems.append(f"policy line {', '.join(line)}: {obj} has no row scope to reach")
     return problems
 
 

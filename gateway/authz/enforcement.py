@@ -1,10 +1,12 @@
 """The one enforcement point: every field of every operation passes through here.
 
-``Enforcement.resolve`` runs around each resolver. It looks up the request's memoized decision
-for (object scope, type, field), appends the execution to the request's access-log buffer, and
-then either calls the resolver (allow), calls it and masks the value (masked read), or raises
-``FORBIDDEN`` (``UNAUTHENTICATED`` for a caller without a token) so the field resolves to null
-and the rest of the response is still returned (V2). No resolver ever asks Casbin itself.
+``Enforcement.resolve`` runs around each resolver. It derives the object's scope from its
+type's declaration (gateway.authz.scope; a type without one is refused: fail closed), looks up
+the request's memoized decision for (object scope, type, field), records the execution in the
+request's audit trail, and then either calls the resolver (allow), calls it and masks the
+value (masked read), or raises ``FORBIDDEN`` (``UNAUTHENTICATED`` for a caller without a
+token) so the field resolves to null and the rest of the response is still returned (V2). No
+resolver ever asks Casbin itself.
 
 This runs once per resolved field, so it is kept to a dictionary lookup and an append.
 """
@@ -13,18 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from inspect import isawaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
-from gateway.audit.chain import FieldDecision
 from gateway.authz import masking
+from gateway.authz.decisions import FieldDecision
 from gateway.authz.policy import Decision
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
-from gateway.context import Context
-from gateway.data.ids import as_id
+from gateway.authz.scope import ROOT_SCOPE, SCOPE_ATTRIBUTE, UNDECLARED, NodeScope, ScopeRule
+from gateway.data import as_id
 from gateway.errors import BadUserInput, Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from gateway.context import Context
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
 MUST_CHANGE = "R14: your password has expired; change it (changePassword) or sign out (logout)"
@@ -46,22 +50,23 @@ class Enforcement(SchemaExtension):
         **kwargs: Any,
     ) -> Any:
         context: Context = info.context
-        scope = getattr(root, "node_scope", None)
-        if scope is None:  # only the Query and Mutation roots (root is None) lack one
-            scope = _root_scope(kwargs) if root is None else ROOT_SCOPE
-            if root is None and _holds_nul(kwargs):
+        if root is None:  # the Query and Mutation roots
+            scope = _root_scope(kwargs)
+            if _holds_nul(kwargs):
                 raise BadUserInput("Text arguments may not contain NUL characters")
-        key = (scope, info.parent_type.name, info.field_name)
-        decided = context.fields.get(key) or context.decide_field(key)
+        else:
+            rule: ScopeRule | None = getattr(root, SCOPE_ATTRIBUTE, None)
+            scope = UNDECLARED if rule is None else rule.scope_of(root, context.caller.user_id)
+        decided = context.authz.field((scope, info.parent_type.name, info.field_name))
         if not decided.recorded:
             return _introspection(_next, root, info, *args, **kwargs)
         object_id = getattr(root, "id", None) if root is not None else _root_object(kwargs)
-        index = context.access_log.record(decided, object_id)
+        index = context.audit.record(decided.entry, object_id)
         decision = decided.verdict.decision
         if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
         if decision is DENY:
-            raise _refusal(context, decided, context.access_log.decision_id(index))
+            raise _refusal(context, decided, context.audit.decision_id(index))
         value = _next(root, info, *args, **kwargs)
         if isawaitable(value):
             return _mask_later(value, decided.type_name, decided.field)

@@ -7,14 +7,17 @@ never on the request path. At start-up (and on reload) the enforcer is asked onc
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from pathlib import Path
 
 import casbin
 
 from gateway.catalog import HEALTH_PLAN_ROLES, ORGANIZATION_ROLES
+from gateway.settings import Settings
 
 # Pseudo-roles the gateway adds from the request itself, not from the database.
 AUTHENTICATED = "AUTHENTICATED"  # every signed-in caller
@@ -33,6 +36,17 @@ PSEUDO_ROLES = frozenset(
 ALL_ROLES = ORGANIZATION_ROLES | HEALTH_PLAN_ROLES | PSEUDO_ROLES
 
 READ, READ_MASKED, WRITE, LOGIN = "read", "read_masked", "write", "login"
+# Row scope (V1, V4, V5): a role with "reach_all" on a list reaches all of its rows, not only
+# those of its own organizations or assigned providers. Only these lists take the action.
+REACH_ALL = "reach_all"
+REACH_FIELDS = frozenset(
+    {
+        ("Query", "organizations"),  # V1: every organization (and, by id, Query.organization)
+        ("Query", "user"),  # V1: any user by id, not only members of rosters the caller reads
+        ("User", "memberships"),  # V5: a user's memberships in every organization
+        ("Organization", "providers"),  # V4: every provider, not only the assigned ones
+    }
+)
 # A1: mutations that open, renew or end a session are logged with action "login".
 SESSION_MUTATIONS = frozenset({"login", "refreshToken", "logout", "activateAccount"})
 ORG_DOMAIN, PLAN_DOMAIN = "org/*", "plan"
@@ -97,9 +111,7 @@ class PolicyTable:
         self._refusals = {(t, f): Verdict(Decision.DENY, None, a) for t, f, a in objects}
         named = _objects_named_per_subject(enforcer)
         for role in ALL_ROLES:
-            # Only objects a line of this role or its groups names can match (r.obj == p.obj);
-            # asking Casbin about the rest would only ever answer "deny".
-            candidates = set().union(*(named.get(s, set()) for s in _groups_of(enforcer, role)))
+            candidates = _candidates(enforcer, named, role)
             table: dict[tuple[str, str], Verdict] = {}
             for type_name, field, action in objects:
                 if f"{type_name}.{field}" not in candidates:
@@ -108,6 +120,14 @@ class PolicyTable:
                 if verdict.allowed:
                     table[(type_name, field)] = verdict
             self._by_role[role] = table
+        self._reach = {
+            role: frozenset(
+                (t, f)
+                for t, f in REACH_FIELDS
+                if _ask(enforcer, role, f"{t}.{f}", REACH_ALL)[0]
+            )
+            for role in ALL_ROLES
+        }
         self._combined: dict[tuple[frozenset[str], str, str], Verdict] = {}
 
     def decide(self, roles: frozenset[str], type_name: str, field: str) -> Verdict:
@@ -126,6 +146,35 @@ class PolicyTable:
 
     def roles_allowed(self, type_name: str, field: str) -> frozenset[str]:
         return frozenset(r for r, t in self._by_role.items() if (type_name, field) in t)
+
+    def reaches_all(self, roles: frozenset[str], type_name: str, field: str) -> bool:
+        """Whether any of ``roles`` reaches every row of the list ``Type.field`` (V1, V4, V5)."""
+        return any((type_name, field) in self._reach[r] for r in roles)
+
+
+def compile_policy(settings: Settings, fields: Iterable[tuple[str, str, bool]]) -> PolicyTable:
+    """The policy files compiled for the schema's (type, field, non-null?) ``fields``."""
+    objects = tuple(field_actions(fields))
+    digest = hashlib.sha256(
+        settings.policy_model.read_bytes() + settings.policy_file.read_bytes()
+    ).hexdigest()
+    return _compiled(str(settings.policy_model), str(settings.policy_file), digest, objects)
+
+
+@lru_cache(maxsize=4)
+def _compiled(
+    model: str, policy: str, digest: str, objects: tuple[tuple[str, str, str], ...]
+) -> PolicyTable:
+    """Compiling asks Casbin a few hundred questions; a process does it once per policy."""
+    return PolicyTable(load_enforcer(Path(model), Path(policy)), objects)
+
+
+def _candidates(
+    enforcer: casbin.Enforcer, named: dict[str, set[str]], role: str
+) -> set[str]:
+    """Objects a line of ``role`` or its groups names: only these can match (r.obj == p.obj);
+    asking Casbin about the rest would only ever answer "deny"."""
+    return set().union(*(named.get(s, set()) for s in _groups_of(enforcer, role)))
 
 
 def _objects_named_per_subject(enforcer: casbin.Enforcer) -> dict[str, set[str]]:

@@ -1,1 +1,23 @@
-"""Data access: the engine and sessions, per-request loaders, pagination and ids."""
+"""Data access: the engine and its sessions, per-request loaders, pagination and ids."""
+
+from gateway.data.db import Database, create_engine, is_sqlite, statement_count
+from gateway.data.ids import as_id, parse_id, parse_input_ids
+from gateway.data.loaders import Loaders, PageKey
+from gateway.data.pagination import MAX_SEQ, PageRequest, encode_cursor
+from gateway.data.row_scope import RowScope
+
+__all__ = [
+    "MAX_SEQ",
+    "Database",
+    "Loaders",
+    "PageKey",
+    "PageRequest",
+    "RowScope",
+    "as_id",
+    "create_engine",
+    "encode_cursor",
+    "is_sqlite",
+    "parse_id",
+    "parse_input_ids",
+    "statement_count",
+]

@@ -17,10 +17,9 @@ from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, Executable, and_, func, or_, select, true
 from sqlalchemy.orm import aliased
 
-from gateway.authz.scope import Caller
-from gateway.catalog import MembershipStatus, RoleCode
+from gateway.catalog import MembershipStatus, ReviewStatus, RoleCode
 from gateway.data.db import Database
-from gateway.domain.reviews import ReviewStatus
+from gateway.data.row_scope import RowScope
 from gateway.models import (
     AccessReview,
     AccessReviewItem,
@@ -60,14 +59,11 @@ def _loader(fn: BatchFn[K, V]) -> DataLoader[K, V]:
 
 
 class Loaders:
-    """The loaders of one request, bound to its database and caller."""
+    """The loaders of one request, bound to its database and the caller's row scope."""
 
-    def __init__(
-        self, db: Database, caller: Caller, roster_org_ids: Callable[[], frozenset[int]]
-    ) -> None:
+    def __init__(self, db: Database, rows: RowScope) -> None:
         self.db = db
-        self.caller = caller
-        self.roster_org_ids = roster_org_ids
+        self.rows = rows
         self.organization = _loader(self._organizations)
         self.user = _loader(self._users)
         self.provider = _loader(self._providers)
@@ -150,7 +146,7 @@ class Loaders:
 
     def _provider_scope(self, key: PageKey) -> ColumnElement[bool]:
         """V4: only the providers this caller may see in that organization."""
-        allowed = self.caller.providers_in(key.parent_id)
+        allowed = self.rows.providers_in(key.parent_id)
         return true() if allowed is None else Provider.id.in_(allowed)
 
     async def _pages(
@@ -340,11 +336,11 @@ class Loaders:
         )
 
     def _membership_scope(self) -> ColumnElement[bool]:
-        if self.caller.sees_every_organization:
+        reached = self.rows.memberships_in
+        if reached is None:
             return true()
         return or_(
-            Membership.user_id == self.caller.user_id,
-            Membership.organization_id.in_(self.roster_org_ids()),
+            Membership.user_id == self.rows.user_id, Membership.organization_id.in_(reached)
         )
 
 

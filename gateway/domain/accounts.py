@@ -20,8 +20,8 @@ from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.passwords import check_password
-from gateway.catalog import Employment, MembershipStatus, RoleCode, UserStatus
+from gateway.auth import check_password
+from gateway.catalog import Employment, MembershipStatus, UserStatus
 from gateway.domain.credentials import locked_out
 from gateway.domain.invitations import (
     EMAIL_PATTERN,
@@ -146,15 +146,15 @@ async def _request_access(
 async def unlock_user(
     session: AsyncSession,
     *,
-    actor_roles: frozenset[str],
+    anywhere: bool,
     org_id: int | None,
     user_id: int,
     max_failed_logins: int,
 ) -> User:
-    """R13: the help desk unlocks anyone; an organization's admins unlock its members."""
-    anywhere = RoleCode.PAYER_SUPPORT in actor_roles
-    if not anywhere and (org_id is None or RoleCode.ACCOUNT_ADMIN not in actor_roles):
-        raise refused("R13", "only the help desk and an organization's admins unlock accounts")
+    """R13: whoever the policy lets unlock ``anywhere`` (the help desk) unlocks anyone; an
+    organization's admins (allowed in ``org_id``) unlock its members."""
+    if not anywhere and org_id is None:
+        raise refused("R13", "name the organization whose member you unlock")
     visible = _visible(user_id, None if anywhere else org_id)
     if not anywhere and await _works_elsewhere(session, user_id, org_id):
         # An admin of one of several organizations could otherwise unlock a colleague's

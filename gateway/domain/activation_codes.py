@@ -18,9 +18,9 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import outbox
+from gateway.audit import AccountEvent
 from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
-from gateway.auth.passwords import hash_password, verify_password
+from gateway.auth import hash_password, verify_password
 from gateway.catalog import OrganizationStatus
 from gateway.errors import BadUserInput, GatewayError
 from gateway.models import ActivationCode, Organization, User

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.passwords import verify_password
+from gateway.auth import verify_password
 from gateway.catalog import UserStatus
 from gateway.domain.invitations import normalize_email
 from gateway.models import User

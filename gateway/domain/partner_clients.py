@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.tokens import mint_token
+from gateway.auth import mint_token
 from gateway.catalog import OrganizationKind, OrganizationStatus, UserStatus
 from gateway.domain.credentials import digest, new_secret
 from gateway.domain.invitations import MAX_NAME_LENGTH

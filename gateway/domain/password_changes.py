@@ -17,9 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import outbox
+from gateway.audit import AccountEvent
 from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
-from gateway.auth.passwords import check_password
+from gateway.auth import check_password
 from gateway.catalog import UserStatus
 from gateway.domain.credentials import (
     Account,

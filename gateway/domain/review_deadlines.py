@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import outbox
-from gateway.catalog import MembershipStatus, RoleCode
-from gateway.data.db import Database
+from gateway.catalog import MembershipStatus, ReviewDecision, ReviewStatus, RoleCode
+from gateway.data import Database
 from gateway.domain.members import lock_organization, remove_member
-from gateway.domain.reviews import ReviewDecision, ReviewStatus, decide
+from gateway.domain.reviews import decide
 from gateway.errors import Conflict
 from gateway.models import (
     AccessReview,

@@ -12,13 +12,12 @@ import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway.catalog import MembershipStatus, RoleCode
+from gateway.catalog import MembershipStatus, ReviewDecision, ReviewStatus, RoleCode
 from gateway.domain.members import ADMIN_ROLES, lock_organization, remove_member, roles_of
 from gateway.domain.rules import conflict, refused
 from gateway.errors import NotFound
@@ -34,17 +33,6 @@ from gateway.models import (
     utcnow,
 )
 from gateway.settings import Settings
-
-
-class ReviewStatus(StrEnum):
-    OPEN = "OPEN"
-    COMPLETED = "COMPLETED"
-    EXPIRED = "EXPIRED"  # R15: the deadline passed before every member was decided
-
-
-class ReviewDecision(StrEnum):
-    KEEP = "KEEP"
-    REMOVE = "REMOVE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit import AccountEvent
 from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
-from gateway.auth.tokens import access_token, password_expired
+from gateway.auth import access_token, password_expired
 from gateway.catalog import UserStatus
 from gateway.domain.credentials import digest, new_secret
 from gateway.domain.second_factor import must_enroll

@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit import AccountEvent
 from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
-from gateway.auth.passwords import hash_password, needs_rehash
+from gateway.auth import hash_password, needs_rehash
 from gateway.catalog import UserStatus
 from gateway.domain import activation, second_factor
 from gateway.domain.activation_codes import CodeAttempt

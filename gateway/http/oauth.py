@@ -25,11 +25,8 @@ from urllib.parse import parse_qsl, unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.audit import events as events
-from gateway.audit.chain import AccessLogBuffer
-from gateway.audit.events import AccountEvent
-from gateway.auth.rate_limits import Limit, hit
-from gateway.auth.tokens import signs_own_tokens
+from gateway.audit import AccountEvent, AuditTrail, events
+from gateway.auth import Limit, rate_limits, signs_own_tokens
 from gateway.domain import partner_clients
 from gateway.domain.partner_clients import IssuedToken, KnownClient
 from gateway.errors import RateLimited
@@ -92,7 +89,7 @@ def token_endpoint(runtime: Runtime) -> Endpoint:
     """The Starlette endpoint of ``POST /oauth/token``."""
 
     async def token(request: Request) -> Response:
-        log = AccessLogBuffer(
+        log = AuditTrail(
             request_id=uuid.uuid4().hex,
             at=utcnow(),
             user_id=None,
@@ -113,7 +110,7 @@ def token_endpoint(runtime: Runtime) -> Endpoint:
     return token
 
 
-async def _issue(runtime: Runtime, request: Request, log: AccessLogBuffer) -> Response:
+async def _issue(runtime: Runtime, request: Request, log: AuditTrail) -> Response:
     await _limited(runtime, Limit.OAUTH_PER_ADDRESS, log.client_address)
     form = await _form(request)
     credentials = _client_credentials(request.headers.get("authorization"), form)
@@ -135,40 +132,35 @@ async def _issue(runtime: Runtime, request: Request, log: AccessLogBuffer) -> Re
 
 
 async def _issue_logged(
-    runtime: Runtime, client: KnownClient, log: AccessLogBuffer
+    runtime: Runtime, client: KnownClient, log: AuditTrail
 ) -> IssuedToken | None:
     """Mint the token, mark the client used and write the log entries in one transaction.
     None if that failed; TokenError if the client changed since it was verified."""
     try:
-        async with runtime.db.transaction() as session:
+        async with runtime.access_log.transaction(log) as session:
             issued = await partner_clients.issue_token(session, client, runtime.settings, utcnow())
             if issued is not None:
-                log.user_id, log.username = issued.user_id, issued.username
+                log.signed_in_as(issued.user_id, issued.username)
                 _record(log, events.PARTNER_TOKEN_ISSUED, client)
-                await runtime.access_log.append_within(session, log)
     except Exception:  # A2: nothing leaves unless its entries are durable
-        runtime.log_failure("access log append failed", log.request_id)
+        runtime.log_failure("token issue failed", log.request_id)
         return None
     if issued is None:
         raise invalid_client("client rotated or revoked meanwhile", client)
-    log.mark_written()
     return issued
 
 
-async def _refuse(runtime: Runtime, log: AccessLogBuffer, refusal: TokenError) -> Response:
+async def _refuse(runtime: Runtime, log: AuditTrail, refusal: TokenError) -> Response:
     """Log the refusal (A1), then answer it; 503 if the log cannot be written (A2)."""
     detail = f"{refusal.error}: {refusal.reason}"
     _record(log, refusal.event, refusal.client, detail=detail)
-    try:
-        await runtime.access_log.append(log)
-    except Exception:  # any failure to record means no answer but "unavailable"
-        runtime.log_failure("access log append failed", log.request_id)
+    if not await runtime.access_log.flush(log):
         return _unavailable()
     return refusal.response()
 
 
 def _record(
-    log: AccessLogBuffer,
+    log: AuditTrail,
     event: AccountEvent,
     client: KnownClient | None,
     *,
@@ -176,9 +168,9 @@ def _record(
 ) -> None:
     """The event, about the client's service account and in its agency when the client is
     known; an unknown client_id is not logged (it may be a mistyped secret)."""
-    user_id = None if client is None else client.service_user_id
+    user_id = None if client is None else str(client.service_user_id)
     org_id = None if client is None else client.agency_id
-    events.record(log, event, user_id, organization_id=org_id, detail=detail)
+    log.record(event.entry(org_id, detail), user_id)
 
 
 def _unavailable() -> Response:
@@ -190,7 +182,7 @@ async def _limited(
     runtime: Runtime, limit: Limit, key: str | None, client: KnownClient | None = None
 ) -> None:
     try:
-        await hit(runtime.limiter, limit, key)
+        await rate_limits.hit(runtime.limiter, limit, key)
     except RateLimited as error:
         retry_after = str((error.extensions or {}).get("retryAfterSeconds", 60))
         raise TokenError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from graphql import GraphQLError
@@ -14,14 +13,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway.audit import events as account_events
-from gateway.audit.chain import AccessLogBuffer
-from gateway.auth.oidc import JwksVerifier
-from gateway.auth.tokens import Bearer, issued_here, load_caller, read_bearer, token_refusal
-from gateway.authz.scope import ANONYMOUS_CALLER
+from gateway.audit import AuditTrail, events
+from gateway.authz import Decisions
 from gateway.context import Context
-from gateway.data.db import statement_count
-from gateway.data.loaders import Loaders
+from gateway.data import Loaders, statement_count
 from gateway.errors import ErrorCode, Unavailable
 from gateway.http import metrics
 from gateway.models import utcnow
@@ -38,66 +33,44 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.runtime = runtime
-        settings = runtime.settings
-        self.oidc = JwksVerifier(settings) if settings.jwks_url else None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        """The request's context, complete: http -> auth -> authz -> data, in that order."""
         runtime = self.runtime
         statements = [0]
         statement_count.set(statements)  # this request's task and its loaders' tasks
-        authorization = request.headers.get("authorization")
-        bearer = await self._read_bearer(authorization)
-        available = True
-        try:
-            caller = await load_caller(runtime.db, bearer, runtime.settings)
-        except Exception:  # without the caller's roles nothing may be answered
-            runtime.log_failure("loading the caller failed", "-")
-            caller, available = ANONYMOUS_CALLER, False
-        # A1: a refused token leaves the caller anonymous, and the log says whose and why.
-        refused = token_refusal(bearer, caller) if available else None
+        who = await runtime.authenticator.authenticate(request.headers.get("authorization"))
+        caller, refused = who.caller, who.refused
         request_id = uuid.uuid4().hex
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
-        context = Context(
-            db=runtime.db,
-            log_writer=runtime.access_log,
-            limiter=runtime.limiter,
+        trail = AuditTrail(
+            request_id=request_id,
+            at=utcnow(),
+            user_id=caller.user_id,
+            username=caller.username or (refused.subject if refused else None),
+            client_address=runtime.client_address(request),
+        )
+        if refused is not None:
+            trail.record(events.TOKEN_REFUSED.entry(detail=refused.refusal), None)
+        decisions = Decisions(runtime.policy, caller)
+        rows = decisions.row_scope()
+        return Context(
             settings=runtime.settings,
-            policy=runtime.policy,
+            db=runtime.db,
             caller=caller,
-            loaders=None,  # type: ignore[arg-type]  # set below: loaders read the context
-            access_log=AccessLogBuffer(
-                request_id=request_id,
-                at=utcnow(),
-                user_id=caller.user_id,
-                username=caller.username or (refused.subject if refused else None),
-                client_address=runtime.client_address(request),
-            ),
+            authz=decisions,
+            rows=rows,
+            loaders=Loaders(runtime.db, rows),
+            audit=trail,
+            audit_writer=runtime.access_log,
+            limiter=runtime.limiter,
             request_id=request_id,
             statements=statements,
-            available=available,
+            available=who.available,
         )
-        context.loaders = Loaders(runtime.db, caller, context.roster_org_ids)
-        if refused is not None:
-            account_events.record(
-                context.access_log, account_events.TOKEN_REFUSED, None, detail=refused.refusal
-            )
-        return context
-
-    async def _read_bearer(self, authorization: str | None) -> Bearer | None:
-        """The gateway's own tokens (the ``iss`` it names them with) on the HS256 path, any
-        other on the OIDC provider's JWKS; beside a provider the gateway's serve partner
-        clients only. The unverified issuer only picks the path; each path pins its own
-        algorithms, so neither accepts the other's (no algorithm confusion)."""
-        settings = self.runtime.settings
-        if self.oidc is None:
-            return read_bearer(authorization, settings)
-        if issued_here(authorization, settings):
-            bearer = read_bearer(authorization, settings)  # people sign in at the provider
-            return None if bearer is None else replace(bearer, partner_only=True)
-        return await self.oidc.read_bearer(authorization)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         """Run the operation, then make its access-log entries durable before answering (A2)."""
@@ -106,9 +79,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return self._unavailable(kwargs, "The gateway cannot reach its database")
         try:
             result = await super().execute_operation(*args, **kwargs)
-            context.access_log.operation = _operation_name(kwargs)
-            metrics.ACCESS_LOG_ENTRIES.observe(len(context.access_log.rows))
-            if not await self._append_access_log(context):
+            context.audit.operation = _operation_name(kwargs)
+            metrics.ACCESS_LOG_ENTRIES.observe(len(context.audit.rows))
+            if not await self.runtime.access_log.flush(context.audit):  # A2
+                metrics.REQUESTS.labels("unavailable").inc()
                 return self._unavailable(
                     kwargs, "The access log is unavailable; nothing was returned"
                 )
@@ -120,15 +94,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def _unavailable(self, kwargs: dict[str, Any], message: str) -> ExecutionResult:
         kwargs["sub_response"].status_code = 503
         return ExecutionResult(data=None, errors=[Unavailable(message)])
-
-    async def _append_access_log(self, context: Context) -> bool:
-        try:
-            await self.runtime.access_log.append(context.access_log)
-        except Exception:  # any failure to record means no data may leave
-            self.runtime.log_failure("access log append failed", context.request_id)
-            metrics.REQUESTS.labels("unavailable").inc()
-            return False
-        return True
 
     async def process_result(
         self, request: Request, result: ExecutionResult

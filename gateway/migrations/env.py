@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gateway.data.db import create_engine
+from gateway.data import create_engine
 from gateway.models import Base
 
 config = context.config

@@ -6,49 +6,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, true
-
-from gateway.audit.search import LogFilter, LogRow, as_utc, search
+from gateway.audit import LogFilter, LogRow, as_utc, find_decision, search
 from gateway.context import Context
-from gateway.data.ids import as_id
-from gateway.data.pagination import PageRequest
-from gateway.errors import BadUserInput, Forbidden, NotFound
-from gateway.models import AccessLogEntry, AccessLogRequest, utcnow
+from gateway.data import PageRequest, as_id
+from gateway.errors import BadUserInput, NotFound
+from gateway.models import utcnow
 
 LOGGED_TEXT_MAX = 64  # object types, object ids and field names are stored in 64 characters
 
 
-def _explainable(context: Context) -> ColumnElement[bool]:
-    """The security officer sees every entry; admins only their organizations' (A4, V2)."""
-    if context.decide_root("AccessDecision", "rule").allowed:
-        return true()
-    return AccessLogEntry.organization_id.in_(context.orgs_allowing("AccessDecision", "rule"))
-
-
-async def decision(context: Context, decision_id: str) -> tuple[AccessLogEntry, AccessLogRequest]:
-    """The entry a ``decisionId`` (request id and entry index) names."""
-    request_id, _, raw_index = decision_id.partition(":")
-    if not raw_index.isdigit() or len(raw_index) > 9:
-        raise NotFound("Decision not found")
-    index = int(raw_index)
-    batch = AccessLogRequest
+async def decision(context: Context, decision_id: str) -> LogRow:
+    """The entry a ``decisionId`` (request id and entry index) names, if the caller may
+    explain it: the security officer every entry, admins their organizations' (A4, V2)."""
     async with context.db.session() as session:
-        row = (
-            await session.execute(
-                select(AccessLogEntry, batch)
-                .join(batch, batch.first_seq == AccessLogEntry.request_seq)
-                .where(
-                    batch.request_id == request_id,
-                    batch.first_index <= index,
-                    batch.first_index + batch.entry_count > index,
-                    AccessLogEntry.seq == batch.first_seq + index - batch.first_index,
-                    _explainable(context),
-                )
-            )
-        ).one_or_none()
+        row = await find_decision(
+            session, decision_id, context.authz.reach("AccessDecision", "rule")
+        )
     if row is None:
         raise NotFound("Decision not found")
-    return row[0], row[1]
+    return row
 
 
 async def entries(context: Context, log_filter: LogFilter, page: PageRequest) -> Sequence[LogRow]:
@@ -88,10 +64,7 @@ def _searchable(context: Context, org_id: int | None) -> int | None:
     """The organization whose entries the caller gets: the security officer's choice (None:
     all); an admin must name an organization they administer. The enforcement point already
     decided the field in the organization named, so this refusal is a second line."""
-    if context.decide_root("Query", "accessLog").allowed:
-        return org_id
-    if org_id is None or org_id not in context.orgs_allowing("Query", "accessLog"):
-        raise Forbidden("Not allowed to read Query.accessLog")
+    context.authz.require("Query", "accessLog", org_id)
     return org_id
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.authz.scope import NodeScope
 from gateway.catalog import Employment
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import access_requests
 from gateway.domain.members import MemberAccess
 from gateway.models import Membership
@@ -30,7 +29,7 @@ async def approve(
         return await access_requests.approve(
             session,
             actor_id=actor_id,
-            actor_roles=context.roles_for(NodeScope((org_id,))),
+            actor_roles=context.authz.roles_in(org_id),
             org_id=org_id,
             request_id=parse_id(raw_request_id, "Access request"),
             access=access,

@@ -14,14 +14,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
-from gateway.auth.passwords import hash_password
-from gateway.auth.rate_limits import Limit, hit, limiter_for
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
+from gateway.audit import AccountEvent, events
+from gateway.auth import Limit, hash_password, rate_limits
 from gateway.catalog import UserStatus
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import (
     accounts,
     activation,
@@ -53,23 +50,18 @@ def log_events(
     user_id: int | None,
     organization_id: int | None = None,
 ) -> None:
+    """Record account events about user ``user_id`` in the request's audit trail (A1)."""
+    subject = None if user_id is None else str(user_id)
     for event in happened:
-        events.record(context.access_log, event, user_id, organization_id=organization_id)
-
-
-def signed_in_as(context: Context, user: User) -> None:
-    """From here on the request is the user's: the log says who signed in (A1)."""
-    context.access_log.user_id = user.id
-    context.access_log.username = user.username
+        context.audit.record(event.entry(organization_id), subject)
 
 
 async def rate_limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
     """Count this attempt against each limit before anything is checked or hashed; a refused
     one is logged (A1) and answered RATE_LIMITED."""
-    limiter = limiter_for(context.limiter, context.settings)
     try:
         for limit, key in limits:
-            await hit(limiter, limit, key)
+            await rate_limits.hit(context.limiter, limit, key)
     except RateLimited:
         log_events(context, (events.RATE_LIMITED,), None)
         raise
@@ -87,7 +79,7 @@ async def register_user(
 ) -> tuple[User, Membership | None, ActivationCode | None]:
     """The new user, their access request (with an invitation) and, for the first user of a
     pending organization, the activation code mailed to it (R1)."""
-    await rate_limited(context, (Limit.REGISTRATION_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.REGISTRATION_PER_ADDRESS, context.audit.client_address))
     account = accounts.checked_account(
         username=username, email=email, name=name, password=password, settings=context.settings
     )
@@ -159,7 +151,7 @@ async def sign_in_attempt(
 ) -> sign_in.Attempt:
     """Everything a sign-in checks before its transaction: rate limits, one of the account's
     attempts claimed (R14), the second factor's code and the password (argon2)."""
-    address = context.access_log.client_address
+    address = context.audit.client_address
     await rate_limited(context, (per_address, address), (Limit.LOGIN_PER_ACCOUNT, username))
     async with context.db.session() as session:
         account = await credentials.find_account(session, username=username)
@@ -179,7 +171,7 @@ async def conclude_sign_in(context: Context, attempt: sign_in.Attempt) -> Issued
         outcome = await sign_in.conclude(session, attempt, context.settings, utcnow())
         log_events(context, outcome.events, outcome.user_id, outcome.organization_id)
         if outcome.user is not None:
-            signed_in_as(context, outcome.user)
+            context.audit.signed_in_as(outcome.user.id, outcome.user.username)
     if outcome.issued is None:
         raise outcome.refusal()
     return outcome.issued
@@ -225,7 +217,7 @@ async def change_password(context: Context, current: str, new: str) -> IssuedSes
 
 async def request_password_recovery(context: Context, login: str) -> bool:
     """R13: the same answer whether or not the account exists."""
-    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.audit.client_address))
     async with context.write_transaction() as session:
         user_id = await password_changes.request_recovery(
             session, login=login, settings=context.settings, now=utcnow()
@@ -236,7 +228,7 @@ async def request_password_recovery(context: Context, login: str) -> bool:
 
 
 async def recover_password(context: Context, token: str, new: str) -> bool:
-    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.RECOVERY_PER_ADDRESS, context.audit.client_address))
     async with context.db.session() as session:
         account = await password_changes.recovering_account(session, token=token, now=utcnow())
     if account is None:
@@ -260,12 +252,11 @@ async def unlock_user(
 ) -> tuple[User, int | None]:
     """The unlocked user, and the organization they were unlocked in (if one was named)."""
     org_id = None if raw_org_id is None else parse_id(raw_org_id, "Organization")
-    scope = ROOT_SCOPE if org_id is None else NodeScope((org_id,))
     user_id = parse_id(raw_user_id, "User")
     async with context.write_transaction() as session:
         user = await accounts.unlock_user(
             session,
-            actor_roles=context.roles_for(scope),
+            anywhere=context.authz.allows("Mutation", "unlockUser"),
             org_id=org_id,
             user_id=user_id,
             max_failed_logins=context.settings.max_failed_logins,

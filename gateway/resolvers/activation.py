@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.audit import events as events
-from gateway.auth.rate_limits import Limit
+from gateway.auth import Limit
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import activation, activation_codes, credentials
 from gateway.domain.activation_codes import CodeAttempt
 from gateway.domain.second_factor import CodeCheck
@@ -33,7 +33,7 @@ async def request_master_account(
     context: Context, provider_id: str, tin: str
 ) -> tuple[ActivationCode, Organization]:
     """R1 for someone already registered: they become the pending organization's holder."""
-    await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.audit.client_address))
     user_id = context.signed_in_user_id()
     code = await activation_codes.prepare_code()
     async with context.write_transaction() as session:
@@ -60,7 +60,7 @@ async def activate_account(
 async def request_activation_code(context: Context, username: str) -> bool:
     """R1: a new letter once the holder's code has expired or is spent. Always true: the
     letter goes to the correspondence address, and the answer tells nobody anything."""
-    await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.access_log.client_address))
+    await rate_limited(context, (Limit.ACTIVATION_PER_ADDRESS, context.audit.client_address))
     code = await activation_codes.prepare_code()
     async with context.write_transaction() as session:
         account = await credentials.find_account(session, username=username)

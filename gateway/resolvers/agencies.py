@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.context import Context
-from gateway.data.ids import parse_id, parse_input_ids
+from gateway.data import parse_id, parse_input_ids
 from gateway.domain import agencies
 from gateway.models import AgencyGrant, Provider, User
 

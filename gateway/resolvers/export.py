@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from gateway.catalog import MembershipStatus
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import export
 
 

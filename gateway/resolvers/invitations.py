@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from gateway.context import Context
-from gateway.data.ids import parse_id
-from gateway.data.loaders import PageKey
-from gateway.data.pagination import PageRequest
+from gateway.data import PageKey, PageRequest, parse_id
 from gateway.domain import invitations
 from gateway.models import Invitation
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.authz.scope import NodeScope
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import members
 from gateway.models import Membership
 
@@ -16,7 +15,7 @@ async def update_member_access(
     async with context.write_transaction() as session:
         return await members.update_member_access(
             session,
-            actor_roles=context.roles_for(NodeScope((org_id,))),
+            actor_roles=context.authz.roles_in(org_id),
             org_id=org_id,
             membership_id=parse_id(raw_membership_id, "Membership"),
             access=access,
@@ -28,7 +27,7 @@ async def remove_member(context: Context, raw_org_id: str, raw_membership_id: st
     async with context.write_transaction() as session:
         return await members.remove_member(
             session,
-            actor_roles=context.roles_for(NodeScope((org_id,))),
+            actor_roles=context.authz.roles_in(org_id),
             org_id=org_id,
             membership_id=parse_id(raw_membership_id, "Membership"),
         )

@@ -6,19 +6,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Select, select, true
 
-from gateway.authz.scope import Caller
 from gateway.catalog import OrganizationKind
 from gateway.context import Context
-from gateway.data.ids import parse_id
-from gateway.data.loaders import PageKey
-from gateway.data.pagination import PageRequest
+from gateway.data import PageKey, PageRequest, parse_id
 from gateway.errors import NotFound
 from gateway.models import AgencyGrant, EftAccount, Membership, Organization, Provider, TaxId
 
 
-def visible(caller: Caller) -> ColumnElement[bool]:
+def visible(context: Context) -> ColumnElement[bool]:
     """V1 as SQL: the organizations this caller can see at all."""
-    org_ids = caller.visible_org_ids()
+    org_ids = context.rows.organizations
     return true() if org_ids is None else Organization.id.in_(org_ids)
 
 
@@ -26,7 +23,7 @@ async def organization(context: Context, raw_id: str) -> Organization:
     org_id = parse_id(raw_id, "Organization")
     async with context.db.session() as session:
         row = await session.scalar(
-            select(Organization).where(Organization.id == org_id, visible(context.caller))
+            select(Organization).where(Organization.id == org_id, visible(context))
         )
     if row is None:
         raise NotFound("Organization not found")
@@ -34,7 +31,7 @@ async def organization(context: Context, raw_id: str) -> Organization:
 
 
 async def organizations(context: Context, page: PageRequest) -> Sequence[Organization]:
-    statement = select(Organization).where(visible(context.caller))
+    statement = select(Organization).where(visible(context))
     return await _page(context, statement, page)
 
 

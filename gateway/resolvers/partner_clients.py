@@ -3,10 +3,9 @@ and the agency's list of clients."""
 
 from __future__ import annotations
 
-from gateway.audit import events as events
-from gateway.audit.events import AccountEvent
+from gateway.audit import AccountEvent, events
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import partner_clients
 from gateway.domain.partner_clients import Credentials
 from gateway.models import PartnerClient, utcnow
@@ -14,9 +13,7 @@ from gateway.models import PartnerClient, utcnow
 
 def _record(context: Context, event: AccountEvent, client: PartnerClient) -> None:
     """A1: which client (its service account) the agency's admin changed."""
-    events.record(
-        context.access_log, event, client.service_user_id, organization_id=client.agency_id
-    )
+    context.audit.record(event.entry(client.agency_id), str(client.service_user_id))
 
 
 async def create_partner_client(context: Context, raw_org_id: str, name: str) -> Credentials:

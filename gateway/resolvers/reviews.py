@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.authz.scope import NodeScope
+from gateway.catalog import ReviewDecision
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import reviews
 from gateway.models import AccessReview, AccessReviewItem, Membership, Organization, User, utcnow
 
@@ -24,7 +24,7 @@ async def review_member(
     raw_org_id: str,
     raw_review_id: str,
     raw_membership_id: str,
-    decision: reviews.ReviewDecision,
+    decision: ReviewDecision,
 ) -> tuple[AccessReviewItem, Membership]:
     org_id = parse_id(raw_org_id, "Organization")
     async with context.write_transaction() as session:
@@ -35,7 +35,7 @@ async def review_member(
             membership_id=parse_id(raw_membership_id, "Membership"),
             decision=decision,
             actor_id=context.signed_in_user_id(),
-            actor_roles=context.roles_for(NodeScope((org_id,))),
+            actor_roles=context.authz.roles_in(org_id),
         )
         member = await session.get(Membership, item.membership_id)
     assert member is not None  # the item references it

@@ -7,10 +7,9 @@ ever logged.
 
 from __future__ import annotations
 
-from gateway.audit import events as events
-from gateway.authz.scope import ROOT_SCOPE
+from gateway.audit import events
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import second_factor
 from gateway.domain.second_factor import Enrollment, FactorChange
 from gateway.models import utcnow
@@ -29,7 +28,7 @@ async def begin_enrollment(context: Context) -> Enrollment:
         change = await second_factor.begin_enrollment(
             session, user_id=user_id, settings=context.settings
         )
-        events.record(context.access_log, change.event, user_id)
+        context.audit.record(change.event.entry(), str(user_id))
     enrollment = _answered(change).enrollment
     assert enrollment is not None  # not refused
     return enrollment
@@ -41,7 +40,7 @@ async def confirm(context: Context, code: str) -> bool:
         change = await second_factor.confirm(
             session, user_id=user_id, code=code, settings=context.settings, now=utcnow()
         )
-        events.record(context.access_log, change.event, user_id)
+        context.audit.record(change.event.entry(), str(user_id))
     _answered(change)
     return True
 
@@ -49,8 +48,6 @@ async def confirm(context: Context, code: str) -> bool:
 async def reset(context: Context, raw_user_id: str) -> bool:
     user_id = parse_id(raw_user_id, "User")
     async with context.write_transaction() as session:
-        await second_factor.reset(
-            session, actor_roles=context.roles_for(ROOT_SCOPE), user_id=user_id
-        )
-        events.record(context.access_log, events.SECOND_FACTOR_RESET, user_id)
+        await second_factor.reset(session, user_id=user_id)
+        context.audit.record(events.SECOND_FACTOR_RESET.entry(), str(user_id))
     return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.domain import tax_ids
 from gateway.models import TaxId
 

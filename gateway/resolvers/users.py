@@ -6,22 +6,22 @@ from sqlalchemy import ColumnElement, exists, or_, select, true
 
 from gateway.catalog import MembershipStatus
 from gateway.context import Context
-from gateway.data.ids import parse_id
+from gateway.data import parse_id
 from gateway.errors import NotFound
 from gateway.models import Membership, Organization, Provider, User
 
 
 def _reachable(context: Context) -> ColumnElement[bool]:
     """Users the caller may look up: themselves, or members of an org whose roster they read."""
-    caller = context.caller
-    if caller.sees_every_organization:
+    reached = context.rows.users_in
+    if reached is None:
         return true()
     shared = exists().where(
         Membership.user_id == User.id,
         Membership.status == MembershipStatus.ACTIVE,
-        Membership.organization_id.in_(context.roster_org_ids()),
+        Membership.organization_id.in_(reached),
     )
-    return or_(User.id == caller.user_id, shared)
+    return or_(User.id == context.caller.user_id, shared)
 
 
 async def user(context: Context, raw_id: str) -> tuple[User, tuple[int, ...]]:

@@ -10,7 +10,7 @@ from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from gateway.authz.enforcement import Enforcement
+from gateway.authz import Enforcement
 from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
 from gateway.schema.mutations import Mutation
@@ -56,3 +56,16 @@ def schema_fields(schema: strawberry.Schema) -> Iterator[tuple[str, str, bool]]:
             continue
         for field_name, field in graphql_type.fields.items():
             yield name, field_name, isinstance(field.type, GraphQLNonNull)
+
+
+def object_types(schema: strawberry.Schema) -> dict[str, type]:
+    """The Python class behind each object type (a generic's, for its specializations)."""
+    found: dict[str, type] = {}
+    for name, graphql_type in schema._schema.type_map.items():
+        if name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        definition = (graphql_type.extensions or {}).get("strawberry-definition")
+        if definition is not None:
+            origin = (definition.concrete_of or definition).origin
+            found[name] = origin
+    return found

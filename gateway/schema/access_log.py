@@ -9,14 +9,15 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.audit.search import LogFilter, LogRow
-from gateway.authz.scope import NodeScope
-from gateway.data.pagination import MAX_SEQ, PageRequest
+from gateway.audit import LogFilter, LogRow
+from gateway.authz import scoped
+from gateway.context import Info
+from gateway.data import MAX_SEQ, PageRequest
 from gateway.resolvers import access_log as resolve
-from gateway.schema.organizations import Info
 from gateway.schema.pagination import Connection, connection
 
 
+@scoped(organizations=("filed_in",))
 @strawberry.type(description="One recorded decision and the policy line that made it")
 class AccessDecision:
     decision_id: str
@@ -35,7 +36,7 @@ class AccessDecision:
     executions: int | None = strawberry.field(
         description="How many identical executions in the request this entry stands for"
     )
-    node_scope: strawberry.Private[NodeScope]
+    filed_in: strawberry.Private[tuple[int, ...]]  # the organization it is filed under, if any
 
     @classmethod
     def from_row(
@@ -57,7 +58,7 @@ class AccessDecision:
             decision=row.decision,
             rule=row.rule,
             executions=row.executions,
-            node_scope=NodeScope(() if org is None else (org,)),
+            filed_in=() if org is None else (org,),
         )
 
 

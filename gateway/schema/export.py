@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.authz.scope import NodeScope
+from gateway.authz import scoped
 from gateway.catalog import MembershipStatus
+from gateway.context import Info
 from gateway.domain import export
 from gateway.resolvers import export as resolve
-from gateway.schema.organizations import Info
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type(description="The member list as CSV, ready to save under ``filename``")
 class MemberExport:
     filename: str | None
     content_type: str | None
     csv: str | None
     row_count: int | None = strawberry.field(description="Members listed (header not counted)")
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
 
     @classmethod
     def of(cls, result: export.MemberExport) -> MemberExport:
@@ -26,7 +27,7 @@ class MemberExport:
             content_type=result.content_type,
             csv=result.csv,
             row_count=result.row_count,
-            node_scope=NodeScope((result.organization_id,)),
+            organization_id=result.organization_id,
         )
 
 

@@ -7,16 +7,17 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.authz import organizations_of, scoped
+from gateway.context import Info
 from gateway.domain.invitations import InvitationKind, InvitationStatus, effective_status
 from gateway.resolvers import users as resolve_users
-from gateway.schema.organizations import Info
 from gateway.schema.users import User
 
 InvitationKindEnum = strawberry.enum(InvitationKind, name="InvitationKind")
 InvitationStatusEnum = strawberry.enum(InvitationStatus, name="InvitationStatus")
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type(description="An invitation to register; the token itself is never shown")
 class Invitation:
     id: strawberry.ID
@@ -29,7 +30,7 @@ class Invitation:
     created_at: datetime | None
     expires_at: datetime | None
     resent_count: int | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
     invited_by_id: strawberry.Private[int | None]
 
     @classmethod
@@ -43,13 +44,11 @@ class Invitation:
             created_at=row.created_at,
             expires_at=row.expires_at,
             resent_count=row.resent_count,
-            node_scope=NodeScope((row.organization_id,)),
+            organization_id=row.organization_id,
             invited_by_id=row.invited_by_id,
         )
 
     @strawberry.field
     async def invited_by(self, info: Info) -> User | None:
         row = await resolve_users.by_id(info.context, self.invited_by_id)
-        if row is None:
-            return None
-        return User.from_row(row, info.context.caller.scope(self.node_scope.org_ids, row.id))
+        return None if row is None else User.from_row(row, organizations_of(self))

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.authz import organizations_of, scoped
 from gateway.catalog import MembershipStatus, OrganizationKind, OrganizationStatus
-from gateway.context import Context
-from gateway.data.pagination import PageRequest
+from gateway.context import Info
+from gateway.data import PageRequest
 from gateway.resolvers import invitations as resolve_invitations
 from gateway.resolvers import organizations as resolve
 from gateway.resolvers import partner_clients as resolve_partner_clients
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 MembershipStatusEnum = strawberry.enum(MembershipStatus, name="MembershipStatus")
 OrganizationStatusEnum = strawberry.enum(OrganizationStatus, name="OrganizationStatus")
 
-Info = strawberry.Info[Context, None]
-
-
 def page_of(info: Info, first: int | None, after: str | None) -> PageRequest:
     settings = info.context.settings
     return PageRequest.parse(
@@ -45,15 +42,10 @@ async def member_connection(
     from gateway.schema.users import Membership
 
     rows, total = await resolve.members(info.context, org_id, page, statuses)
-    caller = info.context.caller
-    return connection(
-        rows,
-        page,
-        lambda r: Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)),
-        total_count=total,
-    )
+    return connection(rows, page, Membership.from_row, total_count=total)
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type
 class Address:
     line1: str | None
@@ -61,25 +53,42 @@ class Address:
     city: str | None
     state: str | None
     zip: str | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type
 class TaxId:
     id: strawberry.ID
     tin: str | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.TaxId) -> TaxId:
+        return cls(id=strawberry.ID(str(row.id)), tin=row.tin, organization_id=row.organization_id)
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type
 class EftAccount:
     id: strawberry.ID
     bank_name: str | None
     routing_number: str | None
     account_number: str | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.EftAccount) -> EftAccount:
+        return cls(
+            id=strawberry.ID(str(row.organization_id)),
+            bank_name=row.bank_name,
+            routing_number=row.routing_number,
+            account_number=row.account_number,
+            organization_id=row.organization_id,
+        )
 
 
+@scoped(organizations=("seen_in",))
 @strawberry.type
 class Provider:
     id: strawberry.ID
@@ -87,20 +96,22 @@ class Provider:
     name: str | None
     specialty: str | None
     dea_number: str | None = strawberry.field(description="Clinical: prescribing registration")
-    node_scope: strawberry.Private[NodeScope]
+    # The organizations the provider was reached through: whose roles decide what is seen.
+    seen_in: strawberry.Private[tuple[int, ...]]
 
     @classmethod
-    def from_row(cls, row: models.Provider, scope: NodeScope) -> Provider:
+    def from_row(cls, row: models.Provider, seen_in: tuple[int, ...]) -> Provider:
         return cls(
             id=strawberry.ID(str(row.id)),
             npi=row.npi,
             name=row.name,
             specialty=row.specialty,
             dea_number=row.dea_number,
-            node_scope=scope,
+            seen_in=seen_in,
         )
 
 
+@scoped(organizations=("row.id",))
 @strawberry.type
 class Organization:
     id: strawberry.ID
@@ -109,11 +120,10 @@ class Organization:
     provider_id: str | None = strawberry.field(description="The payer-assigned provider ID")
     npi: str | None
     status: OrganizationStatus | None
-    node_scope: strawberry.Private[NodeScope]
     row: strawberry.Private[models.Organization]
 
     @classmethod
-    def from_row(cls, row: models.Organization, scope: NodeScope | None = None) -> Organization:
+    def from_row(cls, row: models.Organization) -> Organization:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
@@ -121,7 +131,6 @@ class Organization:
             provider_id=row.provider_id,
             npi=row.npi,
             status=OrganizationStatus(row.status),
-            node_scope=scope or NodeScope((row.id,)),
             row=row,
         )
 
@@ -134,28 +143,18 @@ class Organization:
             city=row.address_city,
             state=row.address_state,
             zip=row.address_zip,
-            node_scope=self.node_scope,
+            organization_id=row.id,
         )
 
     @strawberry.field
     async def tax_ids(self, info: Info) -> list[TaxId] | None:
         rows = await resolve.tax_ids(info.context, self.row.id)
-        return [
-            TaxId(id=strawberry.ID(str(r.id)), tin=r.tin, node_scope=self.node_scope) for r in rows
-        ]
+        return [TaxId.from_row(r) for r in rows]
 
     @strawberry.field
     async def eft_account(self, info: Info) -> EftAccount | None:
         row = await resolve.eft_account(info.context, self.row.id)
-        if row is None:
-            return None
-        return EftAccount(
-            id=self.id,
-            bank_name=row.bank_name,
-            routing_number=row.routing_number,
-            account_number=row.account_number,
-            node_scope=self.node_scope,
-        )
+        return None if row is None else EftAccount.from_row(row)
 
     @strawberry.field(description="V4: only the providers assigned to the caller, unless admin")
     async def providers(
@@ -163,7 +162,7 @@ class Organization:
     ) -> Connection[Provider] | None:
         page = page_of(info, first, after)
         rows = await resolve.providers(info.context, self.row.id, page)
-        return connection(rows, page, lambda r: Provider.from_row(r, self.node_scope))
+        return connection(rows, page, lambda r: Provider.from_row(r, organizations_of(self)))
 
     @strawberry.field
     async def members(
@@ -248,6 +247,7 @@ class Organization:
         return None if row is None else AccessReview.from_row(row)
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type
 class BillingAgency:
     """A registered billing agency, as any signed-in user may see it to invite it (R11)."""
@@ -255,11 +255,11 @@ class BillingAgency:
     id: strawberry.ID
     name: str | None
     provider_id: str | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Organization) -> BillingAgency:
         return cls(
             id=strawberry.ID(str(row.id)), name=row.name, provider_id=row.provider_id,
-            node_scope=NodeScope((row.id,)),
+            organization_id=row.id,
         )

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from gateway.data.pagination import PageRequest, encode_cursor
+from gateway.data import PageRequest, encode_cursor
 from gateway.schema.scoping import Structure
 
 NodeT = TypeVar("NodeT")

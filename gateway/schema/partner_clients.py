@@ -7,10 +7,11 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.authz import scoped
 from gateway.domain.partner_clients import Credentials
 
 
+@scoped(organizations=("agency_id",))
 @strawberry.type(
     description="A billing agency's software calling the gateway with OAuth2 client credentials "
     "(POST /oauth/token); it sees what the agency's ACTIVE grants show (SPEC 1, R11)"
@@ -23,7 +24,7 @@ class PartnerClient:
     last_used_at: datetime | None = strawberry.field(description="When it last got a token")
     revoked_at: datetime | None
     id: strawberry.Private[str]  # the access log's object id: the client_id
-    node_scope: strawberry.Private[NodeScope]
+    agency_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.PartnerClient) -> PartnerClient:
@@ -35,10 +36,11 @@ class PartnerClient:
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
             id=row.client_id,
-            node_scope=NodeScope((row.agency_id,)),
+            agency_id=row.agency_id,
         )
 
 
+@scoped(organizations=("agency_id",))
 @strawberry.type(description="A partner client and its secret: the only time it is shown")
 class PartnerClientCredentials:
     client: PartnerClient | None
@@ -47,12 +49,12 @@ class PartnerClientCredentials:
         "so a lost secret is rotated, never shown again"
     )
     id: strawberry.Private[str]
-    node_scope: strawberry.Private[NodeScope]
+    agency_id: strawberry.Private[int]
 
     @classmethod
     def of(cls, credentials: Credentials) -> PartnerClientCredentials:
         client = PartnerClient.from_row(credentials.client)
         return cls(
             client=client, client_secret=credentials.secret, id=client.id,
-            node_scope=client.node_scope,
+            agency_id=client.agency_id,
         )  # fmt: skip

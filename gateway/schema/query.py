@@ -7,13 +7,14 @@ from datetime import datetime
 import strawberry
 
 from gateway.catalog import MembershipStatus
+from gateway.context import Info
 from gateway.resolvers import access_log as resolve_log
 from gateway.resolvers import organizations as resolve_orgs
 from gateway.resolvers import users as resolve_users
 from gateway.schema.access_log import AccessDecision, access_log, log_page_of
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
 from gateway.schema.export import MemberExport, export_members
-from gateway.schema.organizations import BillingAgency, Info, Organization, page_of
+from gateway.schema.organizations import BillingAgency, Organization, page_of
 from gateway.schema.pagination import Connection, connection
 from gateway.schema.users import User
 
@@ -25,7 +26,7 @@ class Query:
         row = await resolve_users.me(info.context)
         if row is None:
             return None
-        return User.from_row(row, info.context.caller.scope((), row.id))
+        return User.from_row(row, seen_in=())
 
     @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see it")
     async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
@@ -42,7 +43,7 @@ class Query:
     @strawberry.field(description="V1: null with NOT_FOUND unless the caller can see the user")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
         row, org_ids = await resolve_users.user(info.context, id)
-        return User.from_row(row, info.context.caller.scope(org_ids, row.id))
+        return User.from_row(row, seen_in=org_ids)
 
     @strawberry.field(description="The role catalog (V6)")
     def roles(self) -> list[Role] | None:

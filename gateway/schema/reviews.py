@@ -7,57 +7,63 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
-from gateway.domain.reviews import ReviewDecision, ReviewStatus, Snapshot
+from gateway.authz import organizations_of, scoped
+from gateway.catalog import ReviewDecision, ReviewStatus
+from gateway.context import Info
+from gateway.domain.reviews import Snapshot
 from gateway.resolvers import reviews as resolve
 from gateway.resolvers import users as resolve_users
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
-from gateway.schema.organizations import Info
 from gateway.schema.users import Membership, User
 
 ReviewDecisionEnum = strawberry.enum(ReviewDecision, name="ReviewDecision")
 AccessReviewStatusEnum = strawberry.enum(ReviewStatus, name="AccessReviewStatus")
 
 
-async def _user(info: Info, user_id: int | None, scope: NodeScope) -> User | None:
+async def _user(info: Info, user_id: int | None, seen_from: object) -> User | None:
+    """A user named by a review, seen in the review's organization."""
     row = await resolve_users.by_id(info.context, user_id)
-    if row is None:
-        return None
-    return User.from_row(row, info.context.caller.scope(scope.org_ids, row.id))
+    return None if row is None else User.from_row(row, organizations_of(seen_from))
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type(description="A provider the member was assigned to when the review started")
 class ReviewedProvider:
     id: strawberry.ID | None
     npi: str | None
     name: str | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
 
 
+@scoped(organizations=("organization_id",))
 @strawberry.type(description="What a member held when the review started (R12)")
 class AccessReviewSnapshot:
     roles: list[Role] | None
     etools: list[ETool] | None
     providers: list[ReviewedProvider] | None
     last_login_at: datetime | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
 
     @classmethod
-    def of(cls, snapshot: Snapshot, scope: NodeScope) -> AccessReviewSnapshot:
+    def of(cls, snapshot: Snapshot, organization_id: int) -> AccessReviewSnapshot:
         return cls(
             roles=[ROLES[code] for code in snapshot.roles],
             etools=[ETOOLS[code] for code in snapshot.etools],
             providers=[
                 ReviewedProvider(
-                    id=strawberry.ID(str(p.id)), npi=p.npi, name=p.name, node_scope=scope
+                    id=strawberry.ID(str(p.id)),
+                    npi=p.npi,
+                    name=p.name,
+                    organization_id=organization_id,
                 )
                 for p in snapshot.providers
             ],
             last_login_at=snapshot.last_login_at,
-            node_scope=scope,
+            organization_id=organization_id,
         )
 
 
+@scoped(organizations=("member_row.organization_id",))
 @strawberry.type(description="One member under review: kept, removed, or not yet decided")
 class AccessReviewItem:
     id: strawberry.ID
@@ -65,37 +71,34 @@ class AccessReviewItem:
         description="Null until decided; REMOVE with no decidedBy: the deadline decided (R15)"
     )
     decided_at: datetime | None
-    node_scope: strawberry.Private[NodeScope]
     row: strawberry.Private[models.AccessReviewItem]
     member_row: strawberry.Private[models.Membership]
 
     @classmethod
-    def from_row(
-        cls, row: models.AccessReviewItem, member: models.Membership, scope: NodeScope
-    ) -> AccessReviewItem:
+    def from_row(cls, row: models.AccessReviewItem, member: models.Membership) -> AccessReviewItem:
         return cls(
             id=strawberry.ID(str(row.id)),
             decision=None if row.decision is None else ReviewDecision(row.decision),
             decided_at=row.decided_at,
-            node_scope=scope,
             row=row,
             member_row=member,
         )
 
     @strawberry.field(description="The membership under review, as it is now")
     def member(self, info: Info) -> Membership | None:
-        scope = info.context.caller.scope(self.node_scope.org_ids, self.member_row.user_id)
-        return Membership.from_row(self.member_row, scope)
+        return Membership.from_row(self.member_row)
 
     @strawberry.field(description="Roles, eTools, providers and last login at the review's start")
     def snapshot(self) -> AccessReviewSnapshot | None:
-        return AccessReviewSnapshot.of(Snapshot.from_json(self.row.snapshot), self.node_scope)
+        snapshot = Snapshot.from_json(self.row.snapshot)
+        return AccessReviewSnapshot.of(snapshot, self.member_row.organization_id)
 
     @strawberry.field
     async def decided_by(self, info: Info) -> User | None:
-        return await _user(info, self.row.decided_by_id, self.node_scope)
+        return await _user(info, self.row.decided_by_id, self)
 
 
+@scoped(organizations=("row.organization_id",))
 @strawberry.type(description="An access review of every member of an organization (R12, R15)")
 class AccessReview:
     id: strawberry.ID
@@ -106,7 +109,6 @@ class AccessReview:
     )
     completed_at: datetime | None
     expired_at: datetime | None
-    node_scope: strawberry.Private[NodeScope]
     row: strawberry.Private[models.AccessReview]
 
     @classmethod
@@ -118,22 +120,21 @@ class AccessReview:
             deadline=row.deadline,
             completed_at=row.completed_at,
             expired_at=row.expired_at,
-            node_scope=NodeScope((row.organization_id,)),
             row=row,
         )
 
     @strawberry.field
     async def started_by(self, info: Info) -> User | None:
-        return await _user(info, self.row.started_by_id, self.node_scope)
+        return await _user(info, self.row.started_by_id, self)
 
     @strawberry.field
     async def completed_by(self, info: Info) -> User | None:
-        return await _user(info, self.row.completed_by_id, self.node_scope)
+        return await _user(info, self.row.completed_by_id, self)
 
     @strawberry.field(description="Every member active when the review started")
     async def items(self, info: Info) -> list[AccessReviewItem] | None:
         rows = await resolve.items(info.context, self.row.id)
-        return [AccessReviewItem.from_row(item, m, self.node_scope) for item, m in rows]
+        return [AccessReviewItem.from_row(item, m) for item, m in rows]
 
     @strawberry.field(description="Members not yet kept or removed")
     async def undecided_count(self, info: Info) -> int | None:

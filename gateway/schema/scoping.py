@@ -1,20 +1,19 @@
 """Mix-ins for types that belong to no organization (catalogs, pagination structure).
 
-The enforcement point reads ``node_scope`` (and ``id``) off every object it sees; giving these
-types class-level values keeps that a plain attribute read.
+The enforcement point reads each object's declared scope (and ``id``); these declare theirs
+once for every type built on them.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
+from gateway.authz import scoped
 
 
+@scoped()
 class Unscoped:
     """Readable the same way in every organization (e.g. the role catalog)."""
-
-    node_scope: ClassVar[NodeScope] = ROOT_SCOPE
 
 
 class Structure(Unscoped):

@@ -7,17 +7,19 @@ from datetime import datetime
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.authz import organizations_of, scoped
 from gateway.catalog import Employment, MembershipStatus, UserStatus
+from gateway.context import Info
 from gateway.resolvers import reviews as resolve_reviews
 from gateway.resolvers import users as resolve
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
-from gateway.schema.organizations import Info, Organization, Provider
+from gateway.schema.organizations import Organization, Provider
 
 EmploymentEnum = strawberry.enum(Employment, name="Employment")
 UserStatusEnum = strawberry.enum(UserStatus, name="UserStatus")
 
 
+@scoped(organizations=("seen_in",), owner="user_id")
 @strawberry.type
 class User:
     id: strawberry.ID
@@ -28,11 +30,12 @@ class User:
     status: UserStatus | None
     last_login_at: datetime | None
     created_at: datetime | None
-    node_scope: strawberry.Private[NodeScope]
+    # The organizations the user was reached through: whose roles decide what is seen of them.
+    seen_in: strawberry.Private[tuple[int, ...]]
     user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.User, scope: NodeScope) -> User:
+    def from_row(cls, row: models.User, seen_in: tuple[int, ...]) -> User:
         return cls(
             id=strawberry.ID(str(row.id)),
             username=row.username,
@@ -42,17 +45,17 @@ class User:
             status=UserStatus(row.status),
             last_login_at=row.last_login_at,
             created_at=row.created_at,
-            node_scope=scope,
+            seen_in=seen_in,
             user_id=row.id,
         )
 
     @strawberry.field(description="V5: only memberships in organizations the caller administers")
     async def memberships(self, info: Info) -> list[Membership] | None:
         rows = await resolve.memberships(info.context, self.user_id)
-        caller = info.context.caller
-        return [Membership.from_row(r, caller.scope((r.organization_id,), r.user_id)) for r in rows]
+        return [Membership.from_row(r) for r in rows]
 
 
+@scoped(organizations=("row.organization_id",), owner="row.user_id")
 @strawberry.type
 class Membership:
     id: strawberry.ID
@@ -60,18 +63,16 @@ class Membership:
     employment: Employment | None
     approved_at: datetime | None
     created_at: datetime | None
-    node_scope: strawberry.Private[NodeScope]
     row: strawberry.Private[models.Membership]
 
     @classmethod
-    def from_row(cls, row: models.Membership, scope: NodeScope) -> Membership:
+    def from_row(cls, row: models.Membership) -> Membership:
         return cls(
             id=strawberry.ID(str(row.id)),
             status=MembershipStatus(row.status),
             employment=Employment(row.employment),
             approved_at=row.approved_at,
             created_at=row.created_at,
-            node_scope=scope,
             row=row,
         )
 
@@ -83,14 +84,12 @@ class Membership:
     @strawberry.field
     async def user(self, info: Info) -> User | None:
         row = await resolve.by_id(info.context, self.row.user_id)
-        return None if row is None else User.from_row(row, self.node_scope)
+        return None if row is None else User.from_row(row, organizations_of(self))
 
     @strawberry.field
     async def approved_by(self, info: Info) -> User | None:
         row = await resolve.by_id(info.context, self.row.approved_by_id)
-        caller = info.context.caller
-        scope = caller.scope(self.node_scope.org_ids, self.row.approved_by_id)
-        return None if row is None else User.from_row(row, scope)
+        return None if row is None else User.from_row(row, organizations_of(self))
 
     @strawberry.field
     async def roles(self, info: Info) -> list[Role] | None:
@@ -103,7 +102,7 @@ class Membership:
     @strawberry.field(description="Providers this member is assigned to (V4)")
     async def providers(self, info: Info) -> list[Provider] | None:
         rows = await resolve.assigned_providers(info.context, self.row.id)
-        return [Provider.from_row(r, self.node_scope) for r in rows]
+        return [Provider.from_row(r, organizations_of(self)) for r in rows]
 
     @strawberry.field(description="R12: no login for the dormancy period (counted from joining)")
     async def dormant(self, info: Info) -> bool | None:

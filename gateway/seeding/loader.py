@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.catalog import GrantStatus, MembershipStatus
-from gateway.data.db import Database
+from gateway.data import Database
 from gateway.models import (
     AgencyGrant,
     AgencyGrantProvider,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.auth.passwords import hash_password
+from gateway.auth import hash_password
 from gateway.seeding.document import SeedDocument
 
 __all__ = ["hash_each", "hash_password"]

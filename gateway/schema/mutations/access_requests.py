@@ -5,14 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.authz import scoped
 from gateway.catalog import Employment, MembershipStatus
+from gateway.context import Info
 from gateway.resolvers import access_requests as resolve
 from gateway.schema.mutations.members import MemberAccessInput
-from gateway.schema.organizations import Info
 from gateway.schema.users import Membership
 
 
+@scoped(organizations=("organization_id",), owner="user_id")
 @strawberry.type(
     description="An access request as its requester sees it: nothing of the organization "
     "until approved (R3)"
@@ -21,15 +22,17 @@ class AccessRequest:
     id: strawberry.ID
     status: MembershipStatus | None
     employment: Employment | None
-    node_scope: strawberry.Private[NodeScope]
+    organization_id: strawberry.Private[int]
+    user_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.Membership, scope: NodeScope) -> AccessRequest:
+    def from_row(cls, row: models.Membership) -> AccessRequest:
         return cls(
             id=strawberry.ID(str(row.id)),
             status=MembershipStatus(row.status),
             employment=Employment(row.employment),
-            node_scope=scope,
+            organization_id=row.organization_id,
+            user_id=row.user_id,
         )
 
 
@@ -47,8 +50,7 @@ class AccessRequestMutations:
         employment: Employment = Employment.EMPLOYEE,
     ) -> AccessRequest | None:
         row = await resolve.request_access(info.context, provider_id, tin, employment)
-        scope = info.context.caller.scope((row.organization_id,), row.user_id)
-        return AccessRequest.from_row(row, scope)
+        return AccessRequest.from_row(row)
 
     @strawberry.mutation(
         description="Approve a pending request with roles, eTools, provider assignments and "
@@ -63,9 +65,7 @@ class AccessRequestMutations:
         input: MemberAccessInput,
     ) -> Membership | None:
         row = await resolve.approve(info.context, organization_id, request_id, input.to_access())
-        return Membership.from_row(
-            row, info.context.caller.scope((row.organization_id,), row.user_id)
-        )
+        return Membership.from_row(row)
 
     @strawberry.mutation(
         description="Deny a pending request (R3); the requester may ask again. One decision wins."
@@ -74,6 +74,4 @@ class AccessRequestMutations:
         self, info: Info, organization_id: strawberry.ID, request_id: strawberry.ID
     ) -> Membership | None:
         row = await resolve.deny(info.context, organization_id, request_id)
-        return Membership.from_row(
-            row, info.context.caller.scope((row.organization_id,), row.user_id)
-        )
+        return Membership.from_row(row)

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
+from gateway.authz import scoped
+from gateway.context import Info
 from gateway.domain.sessions import IssuedSession
 from gateway.resolvers import accounts as resolve
 from gateway.resolvers.accounts import MasterAccount
-from gateway.schema.organizations import Info
 from gateway.schema.users import User
 
 
@@ -50,6 +50,7 @@ class MasterAccountInput:
     tin: str
 
 
+@scoped()  # of no organization: the caller's own account
 @strawberry.type(description="A registered account")
 class Registration:
     user_id: strawberry.ID
@@ -61,9 +62,9 @@ class Registration:
     activation_code_expires_at: datetime | None = strawberry.field(
         description="As a master account holder (R1): until when the mailed code is valid"
     )
-    node_scope: strawberry.Private[NodeScope]
 
 
+@scoped()  # of no organization: the caller's own account
 @strawberry.type(description="A signed-in session's tokens (R14)")
 class LoginResult:
     access_token: str = strawberry.field(
@@ -84,7 +85,6 @@ class LoginResult:
         "access token allows only beginSecondFactorEnrollment, confirmSecondFactor and logout "
         "(once the password is changed, if it also expired)"
     )
-    node_scope: strawberry.Private[NodeScope]
 
     @classmethod
     def of(cls, issued: IssuedSession) -> LoginResult:
@@ -94,7 +94,6 @@ class LoginResult:
             expires_at=issued.expires_at,
             must_change_password=issued.must_change_password,
             must_enroll_second_factor=issued.must_enroll_second_factor,
-            node_scope=ROOT_SCOPE,
         )
 
 
@@ -121,7 +120,6 @@ class AccountMutations:
             username=user.username,
             access_request_id=None if request is None else strawberry.ID(str(request.id)),
             activation_code_expires_at=None if code is None else code.expires_at,
-            node_scope=ROOT_SCOPE,
         )
 
     @strawberry.mutation(
@@ -180,4 +178,4 @@ class AccountMutations:
     ) -> User | None:
         row, org_id = await resolve.unlock_user(info.context, user_id, organization_id)
         org_ids = () if org_id is None else (org_id,)
-        return User.from_row(row, info.context.caller.scope(org_ids, row.id))
+        return User.from_row(row, seen_in=org_ids)

@@ -10,19 +10,19 @@ from datetime import datetime
 
 import strawberry
 
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
+from gateway.authz import scoped
+from gateway.context import Info
 from gateway.models import ActivationCode, Organization
 from gateway.resolvers import activation as resolve
 from gateway.schema.mutations.accounts import LoginResult
-from gateway.schema.organizations import Info
 
 
+@scoped()  # of no organization: the caller's own account
 @strawberry.type(description="R1: an activation letter on its way to the correspondence address")
 class PendingActivation:
     organization_id: strawberry.ID
     organization_name: str
     code_expires_at: datetime = strawberry.field(description="The mailed code works until then")
-    node_scope: strawberry.Private[NodeScope]
 
     @classmethod
     def of(cls, code: ActivationCode, organization: Organization) -> PendingActivation:
@@ -30,7 +30,6 @@ class PendingActivation:
             organization_id=strawberry.ID(str(organization.id)),
             organization_name=organization.name,
             code_expires_at=code.expires_at,
-            node_scope=ROOT_SCOPE,
         )
 
 

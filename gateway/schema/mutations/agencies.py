@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.context import Info
 from gateway.resolvers import agencies as resolve
 from gateway.schema.agencies import AgencyGrant
-from gateway.schema.organizations import Info
 
 
 @strawberry.type

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.authz.scope import NodeScope
+from gateway.context import Info
 from gateway.domain.eft import EftDetails
 from gateway.resolvers import eft as resolve
-from gateway.schema.organizations import EftAccount, Info
+from gateway.schema.organizations import EftAccount
 
 
 @strawberry.input(description="A new EFT account; the account number is typed twice")
@@ -35,11 +35,4 @@ class EftMutations:
         self, info: Info, organization_id: strawberry.ID, input: EftAccountInput
     ) -> EftAccount | None:
         row = await resolve.update_eft_account(info.context, organization_id, input.to_details())
-        # Shown as Organization.eftAccount shows it: the organization's id, seen through it.
-        return EftAccount(
-            id=strawberry.ID(str(row.organization_id)),
-            bank_name=row.bank_name,
-            routing_number=row.routing_number,
-            account_number=row.account_number,
-            node_scope=NodeScope((row.organization_id,)),
-        )
+        return EftAccount.from_row(row)  # shown as Organization.eftAccount shows it

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.context import Info
 from gateway.domain.invitations import InvitationKind, InvitationRequest
 from gateway.resolvers import invitations as resolve
 from gateway.schema.invitations import Invitation
-from gateway.schema.organizations import Info
 
 
 @strawberry.input(description="Whom to invite; the email address is typed twice (seed 001)")

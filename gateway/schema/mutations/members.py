@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from gateway.catalog import Employment, EToolCode, RoleCode
-from gateway.data.ids import parse_input_ids
+from gateway.context import Info
+from gateway.data import parse_input_ids
 from gateway.domain.members import MemberAccess
 from gateway.resolvers import members as resolve
-from gateway.schema.organizations import Info
 from gateway.schema.users import Membership
 
 
@@ -50,9 +50,7 @@ class MemberMutations:
         row = await resolve.update_member_access(
             info.context, organization_id, membership_id, input.to_access()
         )
-        return Membership.from_row(
-            row, info.context.caller.scope((row.organization_id,), row.user_id)
-        )
+        return Membership.from_row(row)
 
     @strawberry.mutation(
         description="Remove a member who left (R8): effective on their very next request; "
@@ -62,6 +60,4 @@ class MemberMutations:
         self, info: Info, organization_id: strawberry.ID, membership_id: strawberry.ID
     ) -> Membership | None:
         row = await resolve.remove_member(info.context, organization_id, membership_id)
-        return Membership.from_row(
-            row, info.context.caller.scope((row.organization_id,), row.user_id)
-        )
+        return Membership.from_row(row)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.context import Info
 from gateway.resolvers import partner_clients as resolve
-from gateway.schema.organizations import Info
 from gateway.schema.partner_clients import PartnerClient, PartnerClientCredentials
 
 

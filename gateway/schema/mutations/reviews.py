@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.authz.scope import NodeScope
-from gateway.domain.reviews import ReviewDecision
+from gateway.catalog import ReviewDecision
+from gateway.context import Info
 from gateway.resolvers import reviews as resolve
-from gateway.schema.organizations import Info
 from gateway.schema.reviews import AccessReview, AccessReviewItem
 
 
@@ -39,7 +38,7 @@ class ReviewMutations:
         item, member = await resolve.review_member(
             info.context, organization_id, review_id, membership_id, decision
         )
-        return AccessReviewItem.from_row(item, member, NodeScope((member.organization_id,)))
+        return AccessReviewItem.from_row(item, member)
 
     @strawberry.mutation(
         description="Complete a review once every member is kept or removed (R12); it becomes "

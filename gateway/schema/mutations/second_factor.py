@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.authz.scope import ROOT_SCOPE, NodeScope
+from gateway.authz import scoped
+from gateway.context import Info
 from gateway.domain.second_factor import Enrollment
 from gateway.resolvers import second_factor as resolve
-from gateway.schema.organizations import Info
 
 
+@scoped()  # of no organization: the caller's own account
 @strawberry.type(
     description="R14: a new second-factor secret, shown this once; confirm it with a code "
     "(confirmSecondFactor) before it is used at sign-in"
@@ -22,14 +23,12 @@ class SecondFactorEnrollment:
     provisioning_uri: str = strawberry.field(
         description="The same secret as an otpauth:// URI (show it as a QR code)"
     )
-    node_scope: strawberry.Private[NodeScope]
 
     @classmethod
     def of(cls, enrollment: Enrollment) -> SecondFactorEnrollment:
         return cls(
             secret=enrollment.secret,
             provisioning_uri=enrollment.provisioning_uri,
-            node_scope=ROOT_SCOPE,
         )
 
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import models
-from gateway.authz.scope import NodeScope
+from gateway.context import Info
 from gateway.resolvers import tax_ids as resolve
-from gateway.schema.organizations import Info, TaxId
-
-
-def _tax_id(row: models.TaxId) -> TaxId:
-    return TaxId(
-        id=strawberry.ID(str(row.id)), tin=row.tin, node_scope=NodeScope((row.organization_id,))
-    )
+from gateway.schema.organizations import TaxId
 
 
 @strawberry.type
@@ -25,7 +18,7 @@ class TaxIdMutations:
     async def add_tax_id(
         self, info: Info, organization_id: strawberry.ID, tin: str
     ) -> TaxId | None:
-        return _tax_id(await resolve.add_tax_id(info.context, organization_id, tin))
+        return TaxId.from_row(await resolve.add_tax_id(info.context, organization_id, tin))
 
     @strawberry.mutation(
         description="Take a TIN off the account; the last one stays (CONFLICT). "
@@ -34,4 +27,4 @@ class TaxIdMutations:
     async def remove_tax_id(
         self, info: Info, organization_id: strawberry.ID, tax_id_id: strawberry.ID
     ) -> TaxId | None:
-        return _tax_id(await resolve.remove_tax_id(info.context, organization_id, tax_id_id))
+        return TaxId.from_row(await resolve.remove_tax_id(info.context, organization_id, tax_id_id))

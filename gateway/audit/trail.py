@@ -1,0 +1,94 @@
+"""One request's access-log entries, kept in memory until they are written (A1, A2).
+
+The trail sits on the hot path (one ``record`` per resolved field), so it keeps a reference to
+the request's memoized ``Entry`` plus the object id, and counts repeats instead of adding rows.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.audit.entries import Entry, header_bytes
+
+
+@dataclass(slots=True)
+class AuditTrail:
+    """What one request did. ``record`` is how anything enters the access log.
+
+    A read request is written once, before its response. A mutation writes what was recorded
+    so far inside its own transaction (so the change and its record commit together) and the
+    rest at the end; ``flushed`` counts the entries already written, so decision ids (request
+    id and entry index) stay unique across the request's batches.
+    """
+
+    request_id: str
+    at: datetime
+    user_id: int | None
+    username: str | None
+    client_address: str | None
+    operation: str | None = None
+    # One row per distinct (entry, object id); ``executions`` counts repeats.
+    rows: list[tuple[Entry, str | None]] = field(default_factory=list)
+    executions: list[int] = field(default_factory=list)
+    _index: dict[tuple[Entry, str | None], int] = field(default_factory=dict)
+    flushed: int = 0
+
+    def record(self, entry: Entry, object_id: str | None) -> int:
+        """Count one execution of ``entry`` on ``object_id``; return its index in this request
+        (a decision id names it)."""
+        key = (entry, object_id)
+        index = self._index.get(key)
+        if index is None:
+            index = self._index[key] = len(self.rows)
+            self.rows.append(key)
+            self.executions.append(1)
+        else:
+            self.executions[index] += 1
+        return self.flushed + index
+
+    def decision_id(self, index: int) -> str:
+        return f"{self.request_id}:{index}"
+
+    def signed_in_as(self, user_id: int, username: str) -> None:
+        """From here on the request is this user's: a sign-in says who signed in (A1)."""
+        self.user_id, self.username = user_id, username
+
+    def mark_written(self) -> None:
+        """The recorded entries are durable: start the request's next batch."""
+        self.flushed += len(self.rows)
+        self.rows.clear()
+        self.executions.clear()
+        self._index.clear()
+
+    def request_row(self, first_seq: int) -> tuple[Any, ...]:
+        """The request's own row, in ``REQUEST_COLUMNS`` order."""
+        return (
+            first_seq, len(self.rows), self.request_id, self.flushed, self.at, self.user_id,
+            self.username, self.operation, self.client_address,
+        )  # fmt: skip
+
+    def chained(
+        self, key: bytes, request: tuple[Any, ...], previous: bytes
+    ) -> list[tuple[Any, ...]]:
+        """The entries, in ``ENTRY_COLUMNS`` order, each hashed onto the one before."""
+        header, first_seq = header_bytes(request), request[0]
+        digest, records, hmac_digest = previous, [], hmac.digest
+        for seq, (entry, object_id), executions in zip(
+            range(first_seq, first_seq + len(self.rows)), self.rows, self.executions, strict=True
+        ):
+            # chain_hash(entry_bytes(...)) written out: this loop runs once per entry.
+            oid = object_id.encode() if object_id else b""
+            message = b"%b%b%d\x1f%d\x1f%b\x1f%b" % (
+                digest,
+                header,
+                seq,
+                executions,
+                oid,
+                entry.tail,
+            )
+            digest = hmac_digest(key, message, "sha256")
+            records.append((seq, first_seq, object_id, executions, *entry.columns, digest))
+        return records
