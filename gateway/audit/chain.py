@@ -46,7 +46,7 @@ class AccessLogWriter:
     async def flush(self, trail: AuditTrail) -> bool:
         """A2: write what ``trail`` recorded durably. False if it could not be written (the
         failure is logged): then no data may leave, and the caller answers "unavailable"."""
-        if not trail.rows:
+        if not trail.entry_count:
             return True
         try:
             async with self._lock, self._db.transaction() as session:
@@ -68,7 +68,7 @@ class AccessLogWriter:
         lock orders this append with every other."""
         async with self._db.transaction() as session:
             yield session
-            if trail.rows:
+            if trail.entry_count:
                 await self._append_in(session, trail)
         trail.mark_written()
 

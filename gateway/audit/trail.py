@@ -20,7 +20,7 @@ class AuditTrail:
 
     A read request is written once, before its response. A mutation writes what was recorded
     so far inside its own transaction (so the change and its record commit together) and the
-    rest at the end; ``flushed`` counts the entries already written, so decision ids (request
+    rest at the end; ``_flushed`` counts the entries already written, so decision ids (request
     id and entry index) stay unique across the request's batches.
     """
 
@@ -31,10 +31,10 @@ class AuditTrail:
     client_address: str | None
     operation: str | None = None
     # One row per distinct (entry, object id); ``executions`` counts repeats.
-    rows: list[tuple[Entry, str | None]] = field(default_factory=list)
-    executions: list[int] = field(default_factory=list)
+    _rows: list[tuple[Entry, str | None]] = field(default_factory=list)
+    _executions: list[int] = field(default_factory=list)
     _index: dict[tuple[Entry, str | None], int] = field(default_factory=dict)
-    flushed: int = 0
+    _flushed: int = 0
 
     def record(self, entry: Entry, object_id: str | None) -> int:
         """Count one execution of ``entry`` on ``object_id``; return its index in this request
@@ -42,12 +42,17 @@ class AuditTrail:
         key = (entry, object_id)
         index = self._index.get(key)
         if index is None:
-            index = self._index[key] = len(self.rows)
-            self.rows.append(key)
-            self.executions.append(1)
+            index = self._index[key] = len(self._rows)
+            self._rows.append(key)
+            self._executions.append(1)
         else:
-            self.executions[index] += 1
-        return self.flushed + index
+            self._executions[index] += 1
+        return self._flushed + index
+
+    @property
+    def entry_count(self) -> int:
+        """Entries recorded and not yet written."""
+        return len(self._rows)
 
     def decision_id(self, index: int) -> str:
         return f"{self.request_id}:{index}"
@@ -58,15 +63,15 @@ class AuditTrail:
 
     def mark_written(self) -> None:
         """The recorded entries are durable: start the request's next batch."""
-        self.flushed += len(self.rows)
-        self.rows.clear()
-        self.executions.clear()
+        self._flushed += len(self._rows)
+        self._rows.clear()
+        self._executions.clear()
         self._index.clear()
 
     def request_row(self, first_seq: int) -> tuple[Any, ...]:
         """The request's own row, in ``REQUEST_COLUMNS`` order."""
         return (
-            first_seq, len(self.rows), self.request_id, self.flushed, self.at, self.user_id,
+            first_seq, len(self._rows), self.request_id, self._flushed, self.at, self.user_id,
             self.username, self.operation, self.client_address,
         )  # fmt: skip
 
@@ -77,7 +82,7 @@ class AuditTrail:
         header, first_seq = header_bytes(request), request[0]
         digest, records, hmac_digest = previous, [], hmac.digest
         for seq, (entry, object_id), executions in zip(
-            range(first_seq, first_seq + len(self.rows)), self.rows, self.executions, strict=True
+            range(first_seq, first_seq + len(self._rows)), self._rows, self._executions, strict=True
         ):
             # chain_hash(entry_bytes(...)) written out: this loop runs once per entry.
             oid = object_id.encode() if object_id else b""

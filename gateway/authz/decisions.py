@@ -134,9 +134,11 @@ class Decisions:
         """Which rows the caller's reads reach (V1, V4, V5), as data for the SQL."""
         caller = self.caller
         roster = self.orgs_allowing("Organization", "members")  # V3: whose members they see
+        held = frozenset(caller.org_roles)
         return RowScope(
             user_id=caller.user_id,
-            organizations=self._reached("Query", "organizations", frozenset(caller.org_roles)),
+            held=held,
+            organizations=self._reached("Query", "organizations", held),
             users_in=self._reached("Query", "user", roster),
             memberships_in=self._reached("User", "memberships", roster),
             every_provider_in=self._reached(

@@ -15,6 +15,7 @@ class RowScope:
     """Each set names organizations; ``None`` means every organization."""
 
     user_id: int | None = None
+    held: frozenset[int] = frozenset()  # organizations the caller holds a role in
     organizations: frozenset[int] | None = frozenset()  # V1: organizations the caller sees
     users_in: frozenset[int] | None = frozenset()  # V1: whose members it looks up by id
     memberships_in: frozenset[int] | None = frozenset()  # V5: where it sees others' memberships

@@ -80,7 +80,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             result = await super().execute_operation(*args, **kwargs)
             context.audit.operation = _operation_name(kwargs)
-            metrics.ACCESS_LOG_ENTRIES.observe(len(context.audit.rows))
+            metrics.ACCESS_LOG_ENTRIES.observe(context.audit.entry_count)
             if not await self.runtime.access_log.flush(context.audit):  # A2
                 metrics.REQUESTS.labels("unavailable").inc()
                 return self._unavailable(

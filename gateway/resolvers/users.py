@@ -35,7 +35,7 @@ async def user(context: Context, raw_id: str) -> tuple[User, tuple[int, ...]]:
             select(Membership.organization_id).where(
                 Membership.user_id == user_id,
                 Membership.status == MembershipStatus.ACTIVE,
-                Membership.organization_id.in_(context.caller.org_roles),
+                Membership.organization_id.in_(context.rows.held),
             )
         )
         return row, tuple(sorted(shared))

@@ -8,7 +8,6 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import models
 from gateway.audit import LogFilter, LogRow
 from gateway.authz import scoped
 from gateway.context import Info
@@ -39,9 +38,8 @@ class AccessDecision:
     filed_in: strawberry.Private[tuple[int, ...]]  # the organization it is filed under, if any
 
     @classmethod
-    def from_row(
-        cls, row: models.AccessLogEntry, request: models.AccessLogRequest
-    ) -> AccessDecision:
+    def of(cls, found: LogRow) -> AccessDecision:
+        row, request = found
         org = row.organization_id
         return cls(
             decision_id=f"{request.request_id}:{request.first_index + row.seq - request.first_seq}",
@@ -84,7 +82,7 @@ def log_page_of(info: Info, first: int | None, after: str | None) -> PageRequest
 
 def log_connection(rows: Sequence[LogRow], page: PageRequest) -> Connection[AccessDecision]:
     keyed = [_Keyed(entry.seq, (entry, request)) for entry, request in rows]
-    return connection(keyed, page, lambda k: AccessDecision.from_row(*k.row))
+    return connection(keyed, page, lambda k: AccessDecision.of(k.row))
 
 
 async def access_log(
