@@ -23,6 +23,7 @@ from gateway.models import (
     User,
 )
 from gateway.settings import Settings
+from tests.factories import make_org
 from tests.support import Api, World
 
 MEMBERS = 60
@@ -48,8 +49,10 @@ query Dashboard($id: ID!, $first: Int!) {
 
 @pytest.fixture(scope="module")
 async def big_org(settings: Settings, world: World) -> AsyncIterator[int]:
-    """An organization with many members, each with roles, eTools and a provider."""
+    """An organization with many members, each with roles, eTools and a provider, and a grant
+    to a billing agency of its own (the fixture world's agencies stay as other tests expect)."""
     db = Database(settings.database_url)
+    agency = await make_org(db, kind="BILLING_AGENCY", members={"AGENCY_ADMIN": 1}, providers=0)
     async with db.transaction() as session:
         org_id = (
             await session.execute(
@@ -76,7 +79,7 @@ async def big_org(settings: Settings, world: World) -> AsyncIterator[int]:
             [
                 dict(
                     organization_id=org_id,
-                    agency_id=world.orgs["Summit Billing LLC"],
+                    agency_id=agency.id,
                     status="ACTIVE",
                 )
             ],
