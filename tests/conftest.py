@@ -29,7 +29,8 @@ WORLD_FILE = Path(__file__).parent / "fixtures" / "world.yaml"
 # Cheap argon2id for the suite's hundreds of hashes (production refuses these values).
 os.environ.setdefault("GATEWAY_PASSWORD_HASH_TIME_COST", "1")
 os.environ.setdefault("GATEWAY_PASSWORD_HASH_MEMORY_KIB", "1024")
-# The suite signs in hundreds of times from one address; tests/test_rate_limits.py sets tight ones.
+# The suite signs in hundreds of times from one address; tests/auth/test_rate_limits.py sets
+# tight ones.
 os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ACCOUNT", "100000/minute")
 os.environ.setdefault("GATEWAY_LOGIN_LIMIT_PER_ADDRESS", "100000/minute")
 os.environ.setdefault("GATEWAY_RECOVERY_LIMIT_PER_ADDRESS", "100000/minute")

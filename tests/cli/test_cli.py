@@ -12,7 +12,7 @@ from gateway.cli import main
 from gateway.settings import DEVELOPMENT_JWT_SECRET, Settings, get_settings
 from tests.support import World
 
-POLICY = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+POLICY = Path(__file__).resolve().parents[2] / "authz" / "policy.csv"
 
 
 @pytest.fixture(autouse=True)

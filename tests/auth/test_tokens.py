@@ -16,7 +16,8 @@ from gateway.cli import main
 from gateway.data.db import Database
 from gateway.models import RefreshToken
 from gateway.settings import Settings, get_settings
-from tests.accounts_support import (
+from tests.support import JSON, Api
+from tests.support.accounts import (
     CHANGE,
     LOGOUT,
     ME,
@@ -34,7 +35,6 @@ from tests.accounts_support import (
     set_user,
     signed_in_as,
 )
-from tests.support import JSON, Api
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from gateway.models import (
     Provider,
     User,
 )
-from tests.factories import Org, make_org
+from tests.data.test_statement_count import counting
 from tests.support import JSON, Api, World, role_table
-from tests.test_statement_count import counting
+from tests.support.factories import Org, make_org
 
 EXPORT = """query Export($org: ID!, $status: [MembershipStatus!]) {
   exportMembers(organizationId: $org, status: $status) { filename contentType csv rowCount } }"""

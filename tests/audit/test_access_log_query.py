@@ -28,10 +28,10 @@ from gateway.models import (
 )
 from gateway.schema import build_schema
 from gateway.settings import Settings, get_settings
-from tests.factories import Org, make_org
+from tests.data.test_statement_count import counting
 from tests.support import JSON, Api, World, refusal_code, role_table
+from tests.support.factories import Org, make_org
 from tests.test_readme import walkthrough_steps
-from tests.test_statement_count import counting
 
 SUNRISE = "Sunrise Family Practice"
 DESERT = "Desert Spine Chiropractic"

@@ -15,7 +15,7 @@ from gateway.auth.passwords import (
     verify_password,
 )
 from gateway.seeding import passwords as seeding_passwords
-from tests.accounts_support import PASSWORD, password_hash
+from tests.support.accounts import PASSWORD, password_hash
 
 USERNAME, EMAIL = "jdoe", "jane.doe+portal@example.org"
 

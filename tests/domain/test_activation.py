@@ -19,7 +19,8 @@ from gateway.domain.activation_codes import CODE_ALPHABET, CODE_LENGTH
 from gateway.domain.sign_in import NOT_ACTIVATED, SIGN_IN_FAILED
 from gateway.models import ActivationCode, Organization, OutboxMessage, User, utcnow
 from gateway.settings import Settings
-from tests.accounts_support import (
+from tests.support import JSON, Api, World, role_table
+from tests.support.accounts import (
     PASSWORD,
     body,
     call,
@@ -32,8 +33,7 @@ from tests.accounts_support import (
     signed_in_as,
     user_row,
 )
-from tests.factories import Org, make_org
-from tests.support import JSON, Api, World, role_table
+from tests.support.factories import Org, make_org
 
 REGISTER = """mutation Register($input: RegisterUserInput!) {
   registerUser(input: $input) { userId username accessRequestId activationCodeExpiresAt } }"""

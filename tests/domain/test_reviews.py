@@ -22,9 +22,9 @@ from gateway.models import (
     utcnow,
 )
 from gateway.settings import Settings, get_settings
-from tests.factories import Org, make_org
+from tests.data.test_statement_count import counting
 from tests.support import JSON, Api, World, errors_at
-from tests.test_statement_count import counting
+from tests.support.factories import Org, make_org
 
 ITEMS = """items { id decision decidedAt decidedBy { username } member { id status }
   snapshot { roles { code } etools { code } providers { id npi } lastLoginAt } }"""

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from gateway.data.db import Database
 from gateway.domain.credentials import digest
 from gateway.models import OutboxMessage, PasswordRecovery, utcnow
-from tests.accounts_support import (
+from tests.support import JSON, Api
+from tests.support.accounts import (
     CHANGE,
     NEW_PASSWORD,
     PASSWORD,
@@ -28,7 +29,6 @@ from tests.accounts_support import (
     signed_in_as,
     user_row,
 )
-from tests.support import JSON, Api
 
 REQUEST = (
     """mutation Forgot($login: String!) { requestPasswordRecovery(usernameOrEmail: $login) }"""

@@ -11,8 +11,8 @@ from sqlalchemy import func, insert, select
 from gateway.data.db import Database
 from gateway.domain.eft import is_valid_routing_number
 from gateway.models import EftAccount
-from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, role_table
+from tests.support.factories import Org, make_org
 
 UPDATE = """mutation Eft($org: ID!, $input: EftAccountInput!) {
   updateEftAccount(organizationId: $org, input: $input) {

@@ -23,9 +23,9 @@ from gateway.data.db import Database
 from gateway.http.app import create_app
 from gateway.models import User
 from gateway.settings import Settings
-from tests.accounts_support import ME
-from tests.factories import make_user
 from tests.support import World
+from tests.support.accounts import ME
+from tests.support.factories import make_user
 
 AUDIENCE = "provider-portal-gateway"
 ISSUER = "https://idp.example.test/"

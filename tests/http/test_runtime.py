@@ -18,7 +18,7 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support import Api, World
 
-POLICY = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+POLICY = Path(__file__).resolve().parents[2] / "authz" / "policy.csv"
 STAFF = frozenset({"STAFF", "AUTHENTICATED"})
 
 

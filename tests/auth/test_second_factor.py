@@ -29,7 +29,9 @@ from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
 from gateway.http.app import create_app
 from gateway.models import Membership, MembershipRole, Organization
 from gateway.settings import Settings
-from tests.accounts_support import (
+from tests.auth.test_oidc import Jwks, new_key, oidc_settings, signed
+from tests.support import JSON, Api, World, refusal_code, role_table
+from tests.support.accounts import (
     LOGOUT,
     ME,
     NEW_PASSWORD,
@@ -45,9 +47,7 @@ from tests.accounts_support import (
     signed_in_as,
     user_row,
 )
-from tests.factories import Org, make_org
-from tests.support import JSON, Api, World, refusal_code, role_table
-from tests.test_oidc import Jwks, new_key, oidc_settings, signed
+from tests.support.factories import Org, make_org
 
 LOGIN = """
 mutation SignIn($u: String!, $p: String!, $c: String) {

@@ -25,7 +25,8 @@ from gateway.data.db import Database
 from gateway.domain.accounts import TAKEN
 from gateway.domain.invitations import hash_token
 from gateway.models import Invitation, Membership, User, utcnow
-from tests.accounts_support import (
+from tests.support import JSON, Api, World
+from tests.support.accounts import (
     PASSWORD,
     body,
     call,
@@ -36,8 +37,7 @@ from tests.accounts_support import (
     set_user,
     user_row,
 )
-from tests.factories import Org, make_org
-from tests.support import JSON, Api, World
+from tests.support.factories import Org, make_org
 
 REGISTER = """mutation Register($input: RegisterUserInput!) {
   registerUser(input: $input) { userId username accessRequestId } }"""

@@ -19,8 +19,8 @@ from gateway.errors import RateLimited
 from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
-from tests.accounts_support import LOGIN, PASSWORD, Account, events, make_account
 from tests.support import JSON, World
+from tests.support.accounts import LOGIN, PASSWORD, Account, events, make_account
 
 WRONG = "wrong password 123"
 REQUEST = "mutation Forgot($l: String!) { requestPasswordRecovery(usernameOrEmail: $l) }"

@@ -14,8 +14,8 @@ from gateway.migrate import upgrade
 from gateway.models import Organization, RegisteredTin, TaxId
 from gateway.seeding import SeedError, seed_file
 from gateway.settings import Settings
-from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, role_table
+from tests.support.factories import Org, make_org
 
 ADD = """mutation Add($org: ID!, $tin: String!) {
   addTaxId(organizationId: $org, tin: $tin) { id tin } }"""

@@ -20,8 +20,8 @@ from gateway.models import (
     OutboxMessage,
     utcnow,
 )
-from tests.factories import Org, make_org
 from tests.support import JSON, Api, World
+from tests.support.factories import Org, make_org
 
 GRANT_FIELDS = "id status createdAt decidedAt"
 INVITE = f"""mutation Invite($org: ID!, $agency: ID!, $providers: [ID!]) {{
@@ -155,7 +155,7 @@ async def recipients(db: Database, org: Org) -> list[str]:
 
 
 def email(username: str) -> str:
-    return f"{username}@example.org"  # tests/factories.py gives every user this address
+    return f"{username}@example.org"  # tests/support/factories.py gives every user this address
 
 
 async def sees_client(api: Api, user: str, client: Org) -> list[str] | None:

@@ -23,8 +23,8 @@ from gateway.models import (
     User,
 )
 from gateway.settings import Settings
-from tests.factories import make_org
 from tests.support import Api, World
+from tests.support.factories import make_org
 
 MEMBERS = 60
 

@@ -12,7 +12,8 @@ from gateway.authz.enforcement import MUST_CHANGE
 from gateway.data.db import Database
 from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
 from gateway.models import utcnow
-from tests.accounts_support import (
+from tests.support import Api
+from tests.support.accounts import (
     CHANGE,
     LOGIN,
     LOGOUT,
@@ -30,7 +31,6 @@ from tests.accounts_support import (
     signed_in_as,
     user_row,
 )
-from tests.support import Api
 
 
 async def test_signing_in_returns_tokens_that_work(api: Api, db: Database) -> None:

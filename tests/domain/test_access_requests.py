@@ -17,8 +17,8 @@ from gateway.models import (
     MembershipRole,
     Organization,
 )
-from tests.factories import Org, make_org, make_user
 from tests.support import JSON, Api, World, errors_at, refusal_code, role_table
+from tests.support.factories import Org, make_org, make_user
 
 REQUEST = """mutation Request($providerId: String!, $tin: String!, $employment: Employment) {
   requestAccess(providerId: $providerId, tin: $tin, employment: $employment) {

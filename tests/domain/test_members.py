@@ -10,8 +10,8 @@ from sqlalchemy import delete, func, select
 
 from gateway.data.db import Database
 from gateway.models import AccessLogEntry, Membership, MembershipEtool, MembershipRole
-from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, refusal_code, role_table
+from tests.support.factories import Org, make_org
 
 UPDATE = """mutation Update($org: ID!, $member: ID!, $input: MemberAccessInput!) {
   updateMemberAccess(organizationId: $org, membershipId: $member, input: $input) {

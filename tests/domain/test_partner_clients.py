@@ -26,12 +26,12 @@ from gateway.data.db import Database
 from gateway.http.app import create_app
 from gateway.models import Membership, Organization, PartnerClient, PasswordRecovery, User
 from gateway.settings import Settings
-from tests.accounts_support import ME, Logged, logged, login_error
-from tests.factories import Org, make_org
+from tests.auth.test_oidc import Jwks, new_key, oidc_settings
+from tests.auth.test_oidc import claims as oidc_claims
+from tests.domain.test_agencies import make_grant
 from tests.support import FIXTURE_CALLERS, JSON, Api, World, refusal_code
-from tests.test_agencies import make_grant
-from tests.test_oidc import Jwks, new_key, oidc_settings
-from tests.test_oidc import claims as oidc_claims
+from tests.support.accounts import ME, Logged, logged, login_error
+from tests.support.factories import Org, make_org
 
 SUMMIT, SUNRISE, CANYON, DESERT = (
     "Summit Billing LLC", "Sunrise Family Practice", "Canyon Dental", "Desert Spine Chiropractic",

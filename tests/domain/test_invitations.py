@@ -22,8 +22,8 @@ from gateway.domain.invitations import (
 from gateway.errors import Conflict, NotFound
 from gateway.models import Invitation, OutboxMessage, utcnow
 from gateway.settings import Settings
-from tests.factories import Org, make_org
 from tests.support import JSON, Api, World, errors_at, role_table
+from tests.support.factories import Org, make_org
 
 INVITE = """mutation Invite($org: ID!, $input: InviteUserInput!) {
   inviteUser(organizationId: $org, input: $input) {
