@@ -17,8 +17,7 @@ from gateway.models import OutboxMessage
 from gateway.seeding import seed_demo, seed_file
 from gateway.settings import Settings
 from tests.support import Api
-
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tests.support.readme import README, walkthrough_steps
 
 
 def test_readme_seed_example_loads(tmp_path: Path) -> None:
@@ -31,16 +30,6 @@ def test_readme_seed_example_loads(tmp_path: Path) -> None:
     upgrade(settings)
     summary = asyncio.run(seed_file(settings, path))
     assert "2 organizations" in summary and "1 payer role" in summary
-
-
-WALKTHROUGH = re.compile(r"<!-- as: (\w+) -->\s*```graphql\n(.*?)```", re.DOTALL)
-
-
-def walkthrough_steps(title: str = "Administering an organization") -> list[tuple[str, str]]:
-    """(who, GraphQL) of each step of the README section ``title``, in order."""
-    section = README.read_text().split(f"## {title}", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    return [(who, query) for who, query in WALKTHROUGH.findall(section)]
 
 
 async def test_readme_administration_walkthrough_works_as_written(tmp_path: Path) -> None:

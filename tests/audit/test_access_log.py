@@ -18,6 +18,7 @@ from gateway.data.db import Database
 from gateway.models import AccessLogEntry, AccessLogRequest
 from gateway.settings import Settings, get_settings
 from tests.support import Api, World, errors_at
+from tests.support.database import access_log_unwritable
 
 SUNRISE = "Sunrise Family Practice"
 
@@ -252,16 +253,11 @@ async def test_database_refuses_to_change_or_delete_entries(db: Database, statem
 async def test_request_fails_without_data_when_the_log_cannot_be_written(
     api: Api, world: World, db: Database
 ) -> None:
-    async with db.engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
-    try:
+    async with access_log_unwritable(db):
         response = await api.post(
             f'{{ organization(id: "{world.org(SUNRISE)}") {{ name taxIds {{ tin }} }} }}',
             as_user="admin",
         )
-    finally:
-        async with db.engine.begin() as connection:
-            await connection.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
     assert response.status_code == 503
     body = response.json()
     assert body["data"] is None

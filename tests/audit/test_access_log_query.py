@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from graphql import GraphQLNamedType, GraphQLObjectType, get_named_type
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from gateway.audit import AuditTrail, Entry
@@ -22,16 +22,14 @@ from gateway.data.pagination import encode_cursor
 from gateway.models import (
     AccessLogEntry,
     AccessLogRequest,
-    Membership,
-    MembershipRole,
     utcnow,
 )
 from gateway.schema import build_schema
 from gateway.settings import Settings, get_settings
-from tests.data.test_statement_count import counting
-from tests.support import JSON, Api, World, refusal_code, role_table
-from tests.support.factories import Org, make_org
-from tests.test_readme import walkthrough_steps
+from tests.support import JSON, Api, World, codes, refusal_code, role_table
+from tests.support.database import counting
+from tests.support.factories import add_membership, make_org
+from tests.support.readme import walkthrough_steps
 
 SUNRISE = "Sunrise Family Practice"
 DESERT = "Desert Spine Chiropractic"
@@ -77,10 +75,6 @@ async def nodes(api: Api, as_user: str, **variables: Any) -> list[JSON]:
         after = page["pageInfo"]["endCursor"]
 
 
-def codes(body: JSON) -> list[str]:
-    return [e["extensions"]["code"] for e in body.get("errors", [])]
-
-
 async def decision_ids(db: Database, **where: Any) -> list[str]:
     """Decision ids of the entries whose request has these columns, newest first."""
     request = AccessLogRequest
@@ -102,26 +96,6 @@ async def request_times(db: Database, request_ids: list[str]) -> dict[str, datet
             )
         )
         return {request_id: at for request_id, at in rows}
-
-
-async def add_membership(db: Database, user_id: int, org: Org, role: str) -> None:
-    async with db.transaction() as session:
-        membership_id = (
-            await session.execute(
-                insert(Membership).returning(Membership.id),
-                [
-                    {
-                        "user_id": user_id,
-                        "organization_id": org.id,
-                        "status": "ACTIVE",
-                        "employment": "EMPLOYEE",
-                    }
-                ],
-            )
-        ).scalar_one()
-        await session.execute(
-            insert(MembershipRole), [{"membership_id": membership_id, "role": role}]
-        )
 
 
 # ---- "who read user U's email in the last 30 days" -------------------------------------------

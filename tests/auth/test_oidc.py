@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,57 +14,28 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
 from gateway.data.db import Database
-from gateway.http.app import create_app
 from gateway.models import User
 from gateway.settings import Settings
-from tests.support import World
+from tests.support import World, app_client
 from tests.support.accounts import ME
 from tests.support.factories import make_user
+from tests.support.oidc import (
+    Jwks,
+    claims,
+    hs256,
+    new_key,
+    oidc_settings,
+    serving_jwks,
+    signed,
+)
 
-AUDIENCE = "provider-portal-gateway"
-ISSUER = "https://idp.example.test/"
-
-
-class Jwks:
-    """A tiny JWKS endpoint on 127.0.0.1 that counts how often it is fetched."""
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
-        self.fetches = 0
-        jwks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                jwks.fetches += 1
-                payload = json.dumps({"keys": jwks.keys}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-
-    def publish(self, kid: str, key: rsa.RSAPrivateKey) -> None:
-        entry = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-        self.keys.append({**entry, "kid": kid, "use": "sig", "alg": "RS256"})
-
-
-def new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OIDC_ADDRESS = "203.0.113.9"
 
 
 @pytest.fixture(scope="module")
 def jwks() -> Iterator[Jwks]:
-    server = Jwks()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with serving_jwks() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -80,49 +45,13 @@ def key(jwks: Jwks) -> rsa.RSAPrivateKey:
     return private
 
 
-def oidc_settings(settings: Settings, jwks: Jwks, refresh_seconds: int) -> Settings:
-    return settings.model_copy(
-        update={
-            "jwks_url": jwks.url,
-            "jwt_audience": AUDIENCE,
-            "jwt_issuer": ISSUER,
-            "jwt_secret": None,
-            "jwks_refresh_seconds": refresh_seconds,
-        }
-    )
-
-
-async def oidc_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        yield client
-    await app.state.runtime.db.dispose()
-
-
 @pytest.fixture
 async def client(
     settings: Settings, world: World, jwks: Jwks, key: rsa.RSAPrivateKey
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in oidc_client(oidc_settings(settings, jwks, refresh_seconds=0)):
+    oidc = oidc_settings(settings, jwks, refresh_seconds=0)
+    async with app_client(oidc, OIDC_ADDRESS) as client:
         yield client
-
-
-def claims(username: str, **changes: Any) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    values: dict[str, Any] = {
-        "sub": username,
-        "aud": AUDIENCE,
-        "iss": ISSUER,
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(minutes=5),
-    }
-    return values | changes
-
-
-def signed(key: rsa.RSAPrivateKey, username: str, kid: str = "key-1", **changes: Any) -> str:
-    return jwt.encode(claims(username, **changes), key, algorithm="RS256", headers={"kid": kid})
 
 
 async def me(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
@@ -158,19 +87,8 @@ def _public_pem(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def _hs256_with_public_key(key: rsa.RSAPrivateKey, username: str) -> str:
-    """Algorithm confusion: HS256 keyed with the RSA public key's PEM (PyJWT refuses to sign
-    it, so the token is assembled by hand)."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    payload = {
-        k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in claims(username).items()
-    }
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "key-1"}).encode())
-    body = b64(json.dumps(payload).encode())
-    signature = hmac.new(_public_pem(key), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(signature)}"
+    """Algorithm confusion: HS256 keyed with the RSA public key's PEM."""
+    return hs256(claims(username), _public_pem(key), kid="key-1")
 
 
 ATTACKS: dict[str, Callable[[rsa.RSAPrivateKey, str], str]] = {
@@ -235,7 +153,8 @@ async def test_unknown_kids_refetch_the_key_set_at_most_once_per_interval(
     settings: Settings, world: World, jwks: Jwks, key: rsa.RSAPrivateKey, db: Database
 ) -> None:
     username, _ = await make_user(db)
-    async for client in oidc_client(oidc_settings(settings, jwks, refresh_seconds=3600)):
+    refreshing = oidc_settings(settings, jwks, refresh_seconds=3600)
+    async with app_client(refreshing, OIDC_ADDRESS) as client:
         assert signed_in(await me(client, signed(key, username))) == username
         before = jwks.fetches
         for number in range(5):

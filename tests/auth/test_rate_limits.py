@@ -20,7 +20,7 @@ from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support import JSON, World
-from tests.support.accounts import LOGIN, PASSWORD, Account, events, make_account
+from tests.support.accounts import LOGIN, PASSWORD, Account, code, events, make_account
 
 WRONG = "wrong password 123"
 REQUEST = "mutation Forgot($l: String!) { requestPasswordRecovery(usernameOrEmail: $l) }"
@@ -86,11 +86,6 @@ async def gateway(settings: Settings, world: World) -> AsyncIterator[Gateway]:
             yield Gateway(client, app.state.runtime.db)
     finally:
         await app.state.runtime.db.dispose()
-
-
-def code(answer: JSON) -> str | None:
-    errors = answer.get("errors") or []
-    return errors[0]["extensions"]["code"] if errors else None
 
 
 async def test_an_account_is_refused_past_its_limit_from_any_address(gateway: Gateway) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +28,7 @@ from gateway.domain.sign_in import ACCOUNT_LOCKED, SIGN_IN_FAILED
 from gateway.http.app import create_app
 from gateway.models import Membership, MembershipRole, Organization
 from gateway.settings import Settings
-from tests.auth.test_oidc import Jwks, new_key, oidc_settings, signed
-from tests.support import JSON, Api, World, refusal_code, role_table
+from tests.support import JSON, Api, World, app_client, refusal_code, role_table
 from tests.support.accounts import (
     LOGOUT,
     ME,
@@ -48,6 +46,7 @@ from tests.support.accounts import (
     user_row,
 )
 from tests.support.factories import Org, make_org
+from tests.support.oidc import new_key, oidc_settings, serving_jwks, signed
 
 LOGIN = """
 mutation SignIn($u: String!, $p: String!, $c: String) {
@@ -547,23 +546,16 @@ async def test_an_external_providers_token_is_not_restricted(
 ) -> None:
     """The gateway asks for its own second factor only on the tokens it issues; an external
     provider's sign-in runs that provider's factors."""
-    jwks, key = Jwks(), new_key()
-    jwks.publish("key-1", key)
-    thread = threading.Thread(target=jwks.server.serve_forever, daemon=True)
-    thread.start()
-    external = oidc_settings(settings, jwks, refresh_seconds=0)
-    app = create_app(external.model_copy(update={"totp_required_roles": REQUIRED_ROLES}))
     person = await member(db, "ACCOUNT_ADMIN")
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://oidc.test") as client:
+    with serving_jwks() as jwks:
+        key = new_key()
+        jwks.publish("key-1", key)
+        external = oidc_settings(settings, jwks, refresh_seconds=0)
+        required = external.model_copy(update={"totp_required_roles": REQUIRED_ROLES})
+        async with app_client(required) as client:
             response = await client.post(
                 "/graphql",
                 json={"query": ME},
                 headers={"Authorization": f"Bearer {signed(key, person.username)}"},
             )
-    finally:
-        await app.state.runtime.db.dispose()
-        jwks.server.shutdown()
-        jwks.server.server_close()
     assert response.json()["data"]["me"]["username"] == person.username

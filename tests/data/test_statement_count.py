@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 from starlette.applications import Starlette
 
 from gateway.data.db import Database
@@ -24,6 +22,7 @@ from gateway.models import (
 )
 from gateway.settings import Settings
 from tests.support import Api, World
+from tests.support.database import counting
 from tests.support.factories import make_org
 
 MEMBERS = 60
@@ -138,21 +137,6 @@ async def big_org(settings: Settings, world: World) -> AsyncIterator[int]:
         )
     await db.dispose()
     yield org_id
-
-
-@contextmanager
-def counting(app: Starlette) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = app.state.runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def dashboard_statements(api: Api, app: Starlette, org_id: int, first: int) -> int:

@@ -17,7 +17,7 @@ from gateway.models import (
     MembershipRole,
     Organization,
 )
-from tests.support import JSON, Api, World, errors_at, refusal_code, role_table
+from tests.support import JSON, Api, World, error_of, errors_at, refusal_code, role_table
 from tests.support.factories import Org, make_org, make_user
 
 REQUEST = """mutation Request($providerId: String!, $tin: String!, $employment: Employment) {
@@ -67,11 +67,6 @@ async def deny(api: Api, org: Org, actor: str | None, request_id: str) -> JSON:
 
 async def pending(api: Api, org: Org, actor: str) -> JSON:
     return await api.query(PENDING, as_user=actor, variables={"id": str(org.id)})
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
 
 
 async def membership(db: Database, request_id: str) -> tuple[str, set[str], int | None]:

@@ -4,11 +4,10 @@ revokeAgencyGrant, and what agency users see because of them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 
 from gateway.data.db import Database
 from gateway.models import (
@@ -17,11 +16,10 @@ from gateway.models import (
     AgencyGrantProvider,
     AgencyGrantStaff,
     Membership,
-    OutboxMessage,
-    utcnow,
 )
-from tests.support import JSON, Api, World
-from tests.support.factories import Org, make_org
+from tests.support import JSON, Api, World, error_of
+from tests.support.database import outbox_of
+from tests.support.factories import Org, make_grant, make_org
 
 GRANT_FIELDS = "id status createdAt decidedAt"
 INVITE = f"""mutation Invite($org: ID!, $agency: ID!, $providers: [ID!]) {{
@@ -52,41 +50,6 @@ async def make_client(db: Database) -> Org:
     return await make_org(db, members={"ACCOUNT_ADMIN": 1, "OFFICE_MANAGER": 1, "STAFF": 1})
 
 
-async def make_grant(
-    db: Database,
-    client: Org,
-    agency: Org,
-    status: str,
-    *,
-    staff: Sequence[str] = (),
-    providers: Sequence[int] = (),
-) -> str:
-    """A grant in ``status`` written directly, to start a test from that state."""
-    async with db.transaction() as session:
-        grant_id = (
-            await session.execute(
-                insert(AgencyGrant).returning(AgencyGrant.id),
-                [
-                    {
-                        "organization_id": client.id,
-                        "agency_id": agency.id,
-                        "status": status,
-                        "decided_at": None if status == "REQUESTED" else utcnow(),
-                    }
-                ],
-            )
-        ).scalar_one()
-        for user in staff:
-            await session.execute(
-                insert(AgencyGrantStaff), [{"grant_id": grant_id, "user_id": agency.users[user]}]
-            )
-        for provider_id in providers:
-            await session.execute(
-                insert(AgencyGrantProvider), [{"grant_id": grant_id, "provider_id": provider_id}]
-            )
-    return str(grant_id)
-
-
 async def invite(
     api: Api, client: Org, actor: str, agency_id: int | str, providers: list[Any] | None = None
 ) -> JSON:
@@ -107,11 +70,6 @@ async def assign(api: Api, agency: Org, actor: str, grant_id: str, users: list[s
 async def revoke(api: Api, client: Org, actor: str, grant_id: str) -> JSON:
     variables = {"org": str(client.id), "grant": grant_id}
     return await api.query(REVOKE, as_user=actor, variables=variables)
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
 
 
 async def grant_state(db: Database, grant_id: str) -> tuple[str, set[int], set[int]]:
@@ -138,18 +96,8 @@ async def grants_between(db: Database, client: Org, agency: Org) -> list[str]:
         return list(rows)
 
 
-async def notices_to(db: Database, org: Org) -> list[OutboxMessage]:
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.organization_id == org.id)
-            .order_by(OutboxMessage.id)
-        )
-        return list(rows)
-
-
 async def recipients(db: Database, org: Org) -> list[str]:
-    messages = await notices_to(db, org)
+    messages = await outbox_of(db, org)
     assert {(m.kind, m.channel) for m in messages} <= {("AGENCY_NOTICE", "EMAIL")}
     return [m.recipient for m in messages]
 
@@ -289,7 +237,7 @@ async def test_the_agency_must_be_a_registered_billing_agency(api: Api, db: Data
         assert error_of(body) == ("NOT_FOUND", None)
         messages.add(body["errors"][0]["message"])
     assert len(messages) == 1
-    assert await notices_to(db, practice) == []
+    assert await outbox_of(db, practice) == []
 
 
 async def test_a_billing_agency_is_not_a_client_of_another_agency(api: Api, db: Database) -> None:
@@ -308,7 +256,7 @@ async def test_a_pending_or_active_grant_cannot_be_requested_again(
     body = await invite(api, client, client.user("ACCOUNT_ADMIN"), agency.id)
     assert error_of(body) == ("CONFLICT", "R11")
     assert await grants_between(db, client, agency) == [status]
-    assert await notices_to(db, agency) == []
+    assert await outbox_of(db, agency) == []
 
 
 @pytest.mark.parametrize("status", ["DECLINED", "REVOKED"])
@@ -355,7 +303,7 @@ async def test_provider_limits_name_only_the_clients_providers(
     body = await invite(api, client, client.user("ACCOUNT_ADMIN"), agency.id, ids)
     assert error_of(body) == expected
     assert await grants_between(db, client, agency) == []
-    assert await notices_to(db, agency) == []
+    assert await outbox_of(db, agency) == []
 
 
 # ---- answering ------------------------------------------------------------------------------
@@ -373,7 +321,7 @@ async def test_declining_is_recorded_as_declined_and_tells_the_clients_admins(
     assert await recipients(db, client) == sorted(
         email(client.user(role)) for role in ("ACCOUNT_ADMIN", "OFFICE_MANAGER")
     )
-    assert "declined" in (await notices_to(db, client))[0].subject
+    assert "declined" in (await outbox_of(db, client))[0].subject
 
 
 @pytest.mark.parametrize("status", ["ACTIVE", "DECLINED", "REVOKED"])
@@ -386,7 +334,7 @@ async def test_only_a_pending_invitation_can_be_answered(
     body = await respond(api, agency, agency.user("AGENCY_ADMIN"), grant_id, accept=accept)
     assert error_of(body) == ("CONFLICT", "R11")
     assert (await grant_state(db, grant_id))[0] == status
-    assert await notices_to(db, client) == []
+    assert await outbox_of(db, client) == []
 
 
 async def test_a_grant_is_found_only_from_its_own_two_sides(api: Api, db: Database) -> None:
@@ -497,7 +445,7 @@ async def test_a_declined_or_revoked_grant_cannot_be_revoked(
     body = await revoke(api, client, client.user("ACCOUNT_ADMIN"), grant_id)
     assert error_of(body) == ("CONFLICT", "R11")
     assert (await grant_state(db, grant_id))[0] == status
-    assert await notices_to(db, agency) == []
+    assert await outbox_of(db, agency) == []
 
 
 # ---- one transaction: the change, its notice and its access-log record ---------------------
@@ -527,7 +475,7 @@ async def test_a_change_and_its_notice_commit_together_or_not_at_all(
             await connection.execute(text("ALTER TABLE outbox_away RENAME TO outbox_messages"))
     assert body["data"] is None or next(iter(body["data"].values())) is None
     assert await grant_state(db, grant_id) == before
-    assert await notices_to(db, client) == await notices_to(db, agency) == []
+    assert await outbox_of(db, client) == await outbox_of(db, agency) == []
 
 
 async def test_each_mutation_and_refusal_is_in_the_access_log(api: Api, db: Database) -> None:
@@ -586,8 +534,8 @@ async def test_a_revoke_racing_an_accept_always_ends_revoked(api: Api, db: Datab
             assert accepted["data"]["respondToAgencyInvitation"]["status"] == "ACTIVE"
         assert (await grant_state(db, grant_id))[0] == "REVOKED"
         told_client = 0 if "errors" in accepted else 2  # the admin and the office manager
-        assert len(await notices_to(db, client)) == told_client
-        assert len(await notices_to(db, agency)) == 1
+        assert len(await outbox_of(db, client)) == told_client
+        assert len(await outbox_of(db, agency)) == 1
         assert await sees_client(api, biller, client) is None
 
 
@@ -605,7 +553,7 @@ async def test_two_agency_admins_answering_at_once_make_one_decision(
         assert len(winners) == 1, bodies
         assert error_of(bodies[1 - winners[0]]) == ("CONFLICT", "R11")
         assert (await grant_state(db, grant_id))[0] == ("ACTIVE", "DECLINED")[winners[0]]
-        assert len(await notices_to(db, client)) == 2  # one decision told, once
+        assert len(await outbox_of(db, client)) == 2  # one decision told, once
 
 
 async def test_two_inviters_at_once_make_one_grant(api: Api, db: Database) -> None:
@@ -618,4 +566,4 @@ async def test_two_inviters_at_once_make_one_grant(api: Api, db: Database) -> No
         assert sorted("errors" in body for body in bodies) == [False, True], bodies
         assert error_of(next(b for b in bodies if "errors" in b)) == ("CONFLICT", "R11")
         assert await grants_between(db, client, agency) == ["REQUESTED"]
-        assert len(await notices_to(db, agency)) == 1
+        assert len(await outbox_of(db, agency)) == 1

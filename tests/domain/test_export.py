@@ -18,10 +18,10 @@ from gateway.models import (
     MembershipEtool,
     MembershipRole,
     Provider,
-    User,
 )
-from tests.data.test_statement_count import counting
 from tests.support import JSON, Api, World, role_table
+from tests.support.accounts import set_user
+from tests.support.database import counting
 from tests.support.factories import Org, make_org
 
 EXPORT = """query Export($org: ID!, $status: [MembershipStatus!]) {
@@ -44,11 +44,6 @@ def lines_of(body: JSON) -> list[list[str]]:
 def by_username(lines: list[list[str]]) -> dict[str, list[str]]:
     assert lines[0] == HEADER
     return {line[1]: line for line in lines[1:]}
-
-
-async def set_user(db: Database, user_id: int, **values: object) -> None:
-    async with db.transaction() as session:
-        await session.execute(update(User).where(User.id == user_id).values(**values))
 
 
 # ---- who may export: admins and office managers of the organization --------------------------

@@ -22,7 +22,8 @@ from gateway.domain.invitations import (
 from gateway.errors import Conflict, NotFound
 from gateway.models import Invitation, OutboxMessage, utcnow
 from gateway.settings import Settings
-from tests.support import JSON, Api, World, errors_at, role_table
+from tests.support import JSON, Api, World, error_of, errors_at, role_table
+from tests.support.database import outbox_of
 from tests.support.factories import Org, make_org
 
 INVITE = """mutation Invite($org: ID!, $input: InviteUserInput!) {
@@ -62,21 +63,6 @@ async def resend(api: Api, org: Org, actor: str, invitation_id: str) -> JSON:
 async def revoke(api: Api, org: Org, actor: str, invitation_id: str) -> JSON:
     variables = {"org": str(org.id), "invitation": invitation_id}
     return await api.query(REVOKE, as_user=actor, variables=variables)
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
-
-
-async def outbox_of(db: Database, org: Org) -> list[OutboxMessage]:
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.organization_id == org.id)
-            .order_by(OutboxMessage.id)
-        )
-        return list(rows)
 
 
 async def invitations_of(db: Database, org: Org) -> list[Invitation]:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 
 from gateway.data.db import Database
 from gateway.models import AccessLogEntry, Membership, MembershipEtool, MembershipRole
-from tests.support import JSON, Api, World, refusal_code, role_table
+from tests.support import JSON, Api, World, error_of, refusal_code, role_table
 from tests.support.factories import Org, make_org
 
 UPDATE = """mutation Update($org: ID!, $member: ID!, $input: MemberAccessInput!) {
@@ -28,11 +28,6 @@ async def update(api: Api, org: Org, actor: str, member: str, **access: Any) -> 
 async def remove(api: Api, org: Org, actor: str, member: str) -> JSON:
     variables = {"org": str(org.id), "member": str(org.members[member])}
     return await api.query(REMOVE, as_user=actor, variables=variables)
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
 
 
 async def roles_in_db(db: Database, membership_id: int) -> set[str]:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
-import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,19 +16,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import func, select, text, update
-from starlette.applications import Starlette
+from sqlalchemy import func, select, update
 
 from gateway.data.db import Database
-from gateway.http.app import create_app
 from gateway.models import Membership, Organization, PartnerClient, PasswordRecovery, User
 from gateway.settings import Settings
-from tests.auth.test_oidc import Jwks, new_key, oidc_settings
-from tests.auth.test_oidc import claims as oidc_claims
-from tests.domain.test_agencies import make_grant
-from tests.support import FIXTURE_CALLERS, JSON, Api, World, refusal_code
+from tests.support import FIXTURE_CALLERS, JSON, Api, World, app_client, codes, refusal_code
 from tests.support.accounts import ME, Logged, logged, login_error
-from tests.support.factories import Org, make_org
+from tests.support.database import access_log_unwritable
+from tests.support.factories import Org, make_grant, make_org
+from tests.support.oidc import Jwks, hs256, new_key, oidc_settings, serving_jwks, signed
 
 SUMMIT, SUNRISE, CANYON, DESERT = (
     "Summit Billing LLC", "Sunrise Family Practice", "Canyon Dental", "Desert Spine Chiropractic",
@@ -117,10 +111,6 @@ async def as_partner(
     assert response.status_code == 200, response.text
     body: JSON = response.json()
     return body
-
-
-def codes(body: JSON) -> list[str]:
-    return [error["extensions"]["code"] for error in body.get("errors", [])]
 
 
 async def sees(client: httpx.AsyncClient, token: str, org_id: int | str) -> bool:
@@ -616,13 +606,8 @@ async def test_issuance_and_refusal_are_logged_with_the_address_and_no_secret(
 async def test_no_token_leaves_when_the_log_cannot_be_written(
     api: Api, db: Database, partner: Partner
 ) -> None:
-    async with db.engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
-    try:
+    async with access_log_unwritable(db):
         response = await token_request(api.client, headers=partner.basic())
-    finally:
-        async with db.engine.begin() as connection:
-            await connection.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
     assert response.status_code == 503
     assert "access_token" not in response.text
     async with db.session() as session:
@@ -639,11 +624,9 @@ async def test_no_token_leaves_when_the_log_cannot_be_written(
 async def tight(settings: Settings, world: World) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose token endpoint allows 3 requests per address and 2 tokens per client."""
     limits = {"oauth_limit_per_address": "3/minute", "oauth_limit_per_client": "2/minute"}
-    app = create_app(settings.model_copy(update={"trust_forwarded_for": True, **limits}))
-    transport = httpx.ASGITransport(app=app, client=(ADDRESS, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    tight = settings.model_copy(update={"trust_forwarded_for": True, **limits})
+    async with app_client(tight, ADDRESS) as client:
         yield client
-    await app.state.runtime.db.dispose()
 
 
 def from_address(n: int) -> dict[str, str]:
@@ -678,24 +661,13 @@ async def test_tokens_are_limited_per_client(tight: httpx.AsyncClient, partner: 
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[tuple[Jwks, rsa.RSAPrivateKey]]:
-    jwks, key = Jwks(), new_key()
-    jwks.publish("key-1", key)
-    thread = threading.Thread(target=jwks.server.serve_forever, daemon=True)
-    thread.start()
-    yield jwks, key
-    jwks.server.shutdown()
-    jwks.server.server_close()
+    with serving_jwks() as jwks:
+        key = new_key()
+        jwks.publish("key-1", key)
+        yield jwks, key
 
 
 OWN_SECRET = "the-gateways-own-secret-beside-the-idp-0123"
-
-
-async def client_of(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(settings)
-    transport = httpx.ASGITransport(app=app, client=(ADDRESS, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        yield client
-    await app.state.runtime.db.dispose()
 
 
 @pytest.fixture
@@ -704,7 +676,8 @@ async def beside_idp(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Production-style: users' tokens from the IdP, partner tokens from the gateway."""
     external = oidc_settings(settings, idp[0], refresh_seconds=0)
-    async for client in client_of(external.model_copy(update={"jwt_secret": OWN_SECRET})):
+    beside = external.model_copy(update={"jwt_secret": OWN_SECRET})
+    async with app_client(beside, ADDRESS) as client:
         yield client
 
 
@@ -757,7 +730,7 @@ async def test_a_providers_token_never_signs_in_as_a_service_account(
     not act as the client (and a rotated secret must still stop everything)."""
     _, key = idp
     username = f"partner:{partner.client_id}"
-    external = jwt.encode(oidc_claims(username), key, algorithm="RS256", headers={"kid": "key-1"})
+    external = signed(key, username)
     assert await me(beside_idp, external) is None
     assert await me(beside_idp, await token_of(beside_idp, partner)) == username
 
@@ -782,7 +755,7 @@ async def test_beside_a_provider_forged_gateway_tokens_are_refused(
     )
     token = {
         "alg none": lambda: jwt.encode(claims, "", algorithm="none"),
-        "HS256 keyed with the public key": lambda: _hs256(claims, pem),
+        "HS256 keyed with the public key": lambda: hs256(claims, pem),
         "development secret": lambda: jwt.encode(claims, settings.signing_secret),
         "no issuer": lambda: jwt.encode(
             {k: v for k, v in claims.items() if k != "iss"}, OWN_SECRET
@@ -791,24 +764,11 @@ async def test_beside_a_provider_forged_gateway_tokens_are_refused(
     assert await me(beside_idp, token) is None
 
 
-def _hs256(claims: dict[str, Any], key: bytes) -> str:
-    """HS256 with an arbitrary key (PyJWT refuses a PEM as an HMAC key: assembled by hand)."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    payload = {k: int(v.timestamp()) if isinstance(v, datetime) else v for k, v in claims.items()}
-    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps(payload).encode())
-    signature = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(signature)}"
-
-
 async def test_without_a_secret_of_its_own_the_gateway_issues_and_accepts_no_tokens(
     settings: Settings, world: World, idp: tuple[Jwks, rsa.RSAPrivateKey], partner: Partner
 ) -> None:
     external = oidc_settings(settings, idp[0], refresh_seconds=0)  # no jwt_secret
-    async for client in client_of(external):
+    async with app_client(external, ADDRESS) as client:
         response = await token_request(client, headers=partner.basic())
         assert (response.status_code, response.json()["error"]) == (400, "unsupported_grant_type")
         # Not even with the well-known development secret.

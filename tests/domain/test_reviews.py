@@ -17,13 +17,12 @@ from gateway.models import (
     AccessReviewItem,
     Membership,
     Organization,
-    OutboxMessage,
     User,
     utcnow,
 )
 from gateway.settings import Settings, get_settings
-from tests.data.test_statement_count import counting
-from tests.support import JSON, Api, World, errors_at
+from tests.support import JSON, Api, World, error_of, errors_at
+from tests.support.database import counting, outbox_of
 from tests.support.factories import Org, make_org
 
 ITEMS = """items { id decision decidedAt decidedBy { username } member { id status }
@@ -40,11 +39,6 @@ COMPLETE = """mutation Complete($org: ID!, $review: ID!) {
 FLAGS = f"""query Flags($id: ID!) {{ organization(id: $id) {{
   reviewOverdue lastReviewedAt accessReview {{ id status undecidedCount {ITEMS} }}
   members(first: 50) {{ edges {{ node {{ id dormant }} }} }} }} }}"""
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
 
 
 async def start(api: Api, org: Org, actor: str | None) -> JSON:
@@ -336,16 +330,6 @@ def expired_in(results: list[ExpiredReview], org: Org) -> ExpiredReview:
     return result
 
 
-async def emails_to_org(db: Database, org: Org) -> list[OutboxMessage]:
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.organization_id == org.id)
-            .order_by(OutboxMessage.id)
-        )
-        return list(rows)
-
-
 async def test_unreviewed_members_lose_access_at_the_deadline_but_one_admin_stays(
     api: Api, db: Database, settings: Settings
 ) -> None:
@@ -374,7 +358,7 @@ async def test_unreviewed_members_lose_access_at_the_deadline_but_one_admin_stay
     assert items[org.members[kept]].decision == "KEEP"
     assert await membership_status(db, org.members[first_admin]) == "ACTIVE"
     assert await membership_status(db, org.members[kept]) == "ACTIVE"
-    (email,) = await emails_to_org(db, org)  # the admins still active: the first one
+    (email,) = await outbox_of(db, org)  # the admins still active: the first one
     assert (email.kind, email.channel) == ("REVIEW_REMINDER", "EMAIL")
     assert email.recipient == f"{first_admin}@example.org"
     assert unreviewed in email.body and first_admin in email.body
@@ -395,7 +379,7 @@ async def test_with_the_keep_setting_the_deadline_removes_nobody(
     assert (await review_row(db, review_id)).status == "EXPIRED"
     for membership_id in org.members.values():
         assert await membership_status(db, membership_id) == "ACTIVE"
-    emails = await emails_to_org(db, org)
+    emails = await outbox_of(db, org)
     assert sorted(e.recipient for e in emails) == sorted(
         f"{org.user('ACCOUNT_ADMIN', n)}@example.org" for n in (1, 2)
     )
@@ -446,7 +430,7 @@ async def test_reviews_enforce_command_expires_overdue_reviews(
     assert f"kept the last administrator {org.user('ACCOUNT_ADMIN')} (R7)" in out
     assert (await review_row(db, review_id)).status == "EXPIRED"
     assert await membership_status(db, org.members[org.user("STAFF")]) == "REMOVED"
-    (email,) = await emails_to_org(db, org)
+    (email,) = await outbox_of(db, org)
     assert email.recipient == f"{org.user('ACCOUNT_ADMIN')}@example.org"
 
 

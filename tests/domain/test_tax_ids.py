@@ -14,7 +14,7 @@ from gateway.migrate import upgrade
 from gateway.models import Organization, RegisteredTin, TaxId
 from gateway.seeding import SeedError, seed_file
 from gateway.settings import Settings
-from tests.support import JSON, Api, World, role_table
+from tests.support import JSON, Api, World, error_of, role_table
 from tests.support.factories import Org, make_org
 
 ADD = """mutation Add($org: ID!, $tin: String!) {
@@ -67,11 +67,6 @@ async def tax_id_of(db: Database, org_id: int, tin: str) -> int:
         )
     assert found is not None
     return found
-
-
-def error_of(body: JSON) -> tuple[str, str | None]:
-    (error,) = body["errors"]
-    return error["extensions"]["code"], error["extensions"].get("rule")
 
 
 # ---- who may call them at all: every caller of the fixture world ------------------------------

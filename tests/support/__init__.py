@@ -1,13 +1,21 @@
-"""Helpers the tests share: calling the real ASGI app as a given user."""
+"""Helpers the tests share: calling the real ASGI app as a given user, and reading its answers.
+
+Beside it: ``factories`` (organizations and users of a test's own), ``accounts`` (accounts with
+passwords, raw tokens, their log entries), ``database`` (reading and breaking the database
+directly), ``oidc`` (an external OpenID Connect provider) and ``readme`` (the README's examples).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from gateway.auth.tokens import mint_token
+from gateway.http.app import create_app
 from gateway.settings import Settings
 
 JSON = dict[str, Any]
@@ -94,3 +102,28 @@ def role_table(*allowed: str) -> dict[str | None, bool]:
 def refusal_code(caller: str | None) -> str:
     """What a caller the policy refuses gets: no token is UNAUTHENTICATED, else FORBIDDEN."""
     return "UNAUTHENTICATED" if caller is None else "FORBIDDEN"
+
+
+def error_of(body: JSON) -> tuple[str, str | None]:
+    """The code and rule of the answer's one error."""
+    (error,) = body["errors"]
+    return error["extensions"]["code"], error["extensions"].get("rule")
+
+
+def codes(body: JSON) -> list[str]:
+    """The codes of the answer's errors, in order."""
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@asynccontextmanager
+async def app_client(
+    settings: Settings, address: str = "203.0.113.7"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway app of its own with ``settings``, called from ``address``; disposed after."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield client
+    finally:
+        await app.state.runtime.db.dispose()

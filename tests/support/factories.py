@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert
@@ -10,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.data.db import Database
 from gateway.models import (
+    AgencyGrant,
+    AgencyGrantProvider,
+    AgencyGrantStaff,
     Membership,
     MembershipEtool,
     MembershipRole,
@@ -18,6 +22,7 @@ from gateway.models import (
     ProviderAssignment,
     TaxId,
     User,
+    utcnow,
 )
 
 _numbers = itertools.count(1)
@@ -86,6 +91,49 @@ async def make_org(
     return org
 
 
+async def make_grant(
+    db: Database,
+    client: Org,
+    agency: Org,
+    status: str,
+    *,
+    staff: Sequence[str] = (),
+    providers: Sequence[int] = (),
+) -> str:
+    """A grant from ``client`` to ``agency`` in ``status``, written directly to start a test
+    from that state; ``staff`` are usernames of the agency."""
+    async with db.transaction() as session:
+        grant_id = (
+            await session.execute(
+                insert(AgencyGrant).returning(AgencyGrant.id),
+                [
+                    {
+                        "organization_id": client.id,
+                        "agency_id": agency.id,
+                        "status": status,
+                        "decided_at": None if status == "REQUESTED" else utcnow(),
+                    }
+                ],
+            )
+        ).scalar_one()
+        for user in staff:
+            await session.execute(
+                insert(AgencyGrantStaff), [{"grant_id": grant_id, "user_id": agency.users[user]}]
+            )
+        for provider_id in providers:
+            await session.execute(
+                insert(AgencyGrantProvider), [{"grant_id": grant_id, "provider_id": provider_id}]
+            )
+    return str(grant_id)
+
+
+async def add_membership(db: Database, user_id: int, org: Org, role: str) -> None:
+    """Make an existing user an active member of ``org`` too, holding ``role`` (and nothing
+    else: no eTools, no providers)."""
+    async with db.transaction() as session:
+        await _membership(session, user_id, org, role, "EMPLOYEE")
+
+
 async def make_user(db: Database) -> tuple[str, int]:
     """A registered, active user with no memberships: (username, user id)."""
     username = f"u{next(_numbers)}-registered"
@@ -111,11 +159,11 @@ async def _user(session: AsyncSession, username: str) -> int:
     return user_id
 
 
-async def _member(
-    session: AsyncSession, org: Org, username: str, role: str, employment: str
-) -> None:
-    user_id = await _user(session, username)
-    membership_id = (
+async def _membership(
+    session: AsyncSession, user_id: int, org: Org, role: str, employment: str
+) -> int:
+    """An active membership of ``user_id`` in ``org`` holding ``role``: its id."""
+    membership_id: int = (
         await session.execute(
             insert(Membership).returning(Membership.id),
             [
@@ -129,6 +177,14 @@ async def _member(
         )
     ).scalar_one()
     await session.execute(insert(MembershipRole), [{"membership_id": membership_id, "role": role}])
+    return membership_id
+
+
+async def _member(
+    session: AsyncSession, org: Org, username: str, role: str, employment: str
+) -> None:
+    user_id = await _user(session, username)
+    membership_id = await _membership(session, user_id, org, role, employment)
     await session.execute(
         insert(MembershipEtool), [{"membership_id": membership_id, "etool": "ONLINE_SERVICES"}]
     )

@@ -1,0 +1,53 @@
+"""Reading, and deliberately breaking, the database directly: what a request left behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import event, select, text
+from starlette.applications import Starlette
+
+from gateway.data.db import Database
+from gateway.models import OutboxMessage
+from tests.support.factories import Org
+
+
+async def outbox_of(db: Database, org: Org) -> list[OutboxMessage]:
+    """The organization's outbox messages, oldest first."""
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.organization_id == org.id)
+            .order_by(OutboxMessage.id)
+        )
+        return list(rows)
+
+
+@asynccontextmanager
+async def access_log_unwritable(db: Database) -> AsyncIterator[None]:
+    """Inside the block no access-log entry can be written (the table is renamed away)."""
+    async with db.engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE access_log RENAME TO access_log_away"))
+    try:
+        yield
+    finally:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("ALTER TABLE access_log_away RENAME TO access_log"))
+
+
+@contextmanager
+def counting(app: Starlette) -> Iterator[list[str]]:
+    """The SQL statements the app runs inside the block."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = app.state.runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
