@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from argon2 import PasswordHasher, extract_parameters
 
 from gateway.authz.enforcement import MUST_CHANGE
 from gateway.data.db import Database
@@ -27,10 +29,13 @@ from tests.support.accounts import (
     login,
     login_error,
     make_account,
+    password_hash,
     set_user,
     signed_in_as,
     user_row,
 )
+
+WRONG = "not the password at all"
 
 
 async def test_signing_in_returns_tokens_that_work(api: Api, db: Database) -> None:
@@ -56,21 +61,97 @@ async def test_unknown_user_and_wrong_password_get_the_same_answer(api: Api, db:
     assert wrong["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_unknown_user_costs_a_password_verification_too(api: Api, db: Database) -> None:
-    """Timing does not tell an unknown username: it is verified against a dummy hash."""
+@dataclass
+class Argon2Work:
+    """What the one argon2id hasher was asked to do: the hashes it verified, how many it made."""
+
+    verified: list[str] = field(default_factory=list)
+    hashed: int = 0
+
+    def clear(self) -> None:
+        self.verified.clear()
+        self.hashed = 0
+
+
+@pytest.fixture
+def argon2_work(monkeypatch: pytest.MonkeyPatch) -> Argon2Work:
+    """A spy on the real hasher: it records each call and still calls through, so every
+    verification is the real one (run in the gateway's worker threads)."""
+    work = Argon2Work()
+    real_verify, real_hash = PasswordHasher.verify, PasswordHasher.hash
+
+    def verify(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        work.verified.append(hash.decode() if isinstance(hash, bytes) else hash)
+        return real_verify(self, hash, password)
+
+    def hash_(self: PasswordHasher, password: str | bytes, *args: Any, **kwargs: Any) -> str:
+        work.hashed += 1
+        return real_hash(self, password, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "verify", verify)
+    monkeypatch.setattr(PasswordHasher, "hash", hash_)
+    return work
+
+
+async def test_unknown_user_costs_a_password_verification_too(
+    api: Api, db: Database, argon2_work: Argon2Work
+) -> None:
+    """Timing does not tell an unknown username: it costs exactly the argon2 work of a wrong
+    password, one verification at the same parameters, against a dummy hash. Counted, not
+    timed (timing belongs in bench/)."""
     account = await make_account(db)
+    stored = (await user_row(db, account.id)).password_hash
+    assert stored is not None
+    await login_error(api, "warm-up-unknown", WRONG)  # the dummy hash is made on first use
+    argon2_work.clear()
+    await login_error(api, account.username, WRONG)
+    wrong = (list(argon2_work.verified), argon2_work.hashed)
+    argon2_work.clear()
+    await login_error(api, "nobody-by-this-name", WRONG)
+    unknown = (list(argon2_work.verified), argon2_work.hashed)
+    assert wrong == ([stored], 0)
+    [dummy], hashed = unknown
+    assert hashed == 0
+    assert dummy != stored  # not the account's hash: a dummy one ...
+    assert extract_parameters(dummy) == extract_parameters(stored)  # ... that costs the same
 
-    async def fastest(username: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            await login_error(api, username, "not the password at all")
-            times.append(time.perf_counter() - start)
-        return min(times)
 
-    await fastest("warm-up-unknown")  # the dummy hash is made on first use
-    wrong, unknown = await fastest(account.username), await fastest("nobody-by-this-name")
-    assert unknown > 0.5 * wrong, (unknown, wrong)
+# Failed sign-ins that must cost what a wrong password costs: (status of the account, or None for
+# no such username; whether it has a password; the password tried).
+REFUSED_SIGN_INS = {
+    "wrong password": ("ACTIVE", True, WRONG),
+    "unknown username": (None, False, WRONG),
+    "account without a password": ("ACTIVE", False, WRONG),
+    "locked, right password": ("LOCKED", True, PASSWORD),
+    "deactivated, right password": ("DEACTIVATED", True, PASSWORD),
+    "invited, right password": ("INVITED", True, PASSWORD),
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "has_password", "tried"),
+    REFUSED_SIGN_INS.values(),
+    ids=REFUSED_SIGN_INS.keys(),
+)
+async def test_every_refused_sign_in_costs_one_verification_at_the_stored_cost(
+    api: Api,
+    db: Database,
+    argon2_work: Argon2Work,
+    status: str | None,
+    has_password: bool,
+    tried: str,
+) -> None:
+    if status is None:
+        username = "nobody-by-this-name"
+    else:
+        account = await make_account(db, status=status, password=PASSWORD if has_password else None)
+        username = account.username
+    await login_error(api, "warm-up-unknown", WRONG)  # the dummy hash is made on first use
+    argon2_work.clear()
+    await login_error(api, username, tried)
+    [verified] = argon2_work.verified
+    assert argon2_work.hashed == 0
+    assert extract_parameters(verified) == extract_parameters(password_hash())
 
 
 async def test_five_failures_lock_the_account(api: Api, db: Database) -> None:
