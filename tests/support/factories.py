@@ -127,11 +127,11 @@ async def make_grant(
     return str(grant_id)
 
 
-async def add_membership(db: Database, user_id: int, org: Org, role: str) -> None:
+async def add_membership(db: Database, user_id: int, org: Org, role: str) -> int:
     """Make an existing user an active member of ``org`` too, holding ``role`` (and nothing
-    else: no eTools, no providers)."""
+    else: no eTools, no providers): the new membership's id."""
     async with db.transaction() as session:
-        await _membership(session, user_id, org, role, "EMPLOYEE")
+        return await _membership(session, user_id, org, role, "EMPLOYEE")
 
 
 async def make_user(db: Database) -> tuple[str, int]:
