@@ -36,11 +36,14 @@ class Context:
     available: bool = True  # False: the caller could not be loaded, so nothing is answered
 
     @asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+    async def write_transaction(
+        self, trail: AuditTrail | None = None
+    ) -> AsyncIterator[AsyncSession]:
         """One mutation's transaction (all or nothing), in which what the access log recorded
         so far, this mutation's own decision included, is written too: a change and its
-        record commit together (A2)."""
-        async with self.audit_writer.transaction(self.audit) as session:
+        record commit together (A2). ``trail``: an aside of the request's (AuditTrail.aside)
+        instead."""
+        async with self.audit_writer.transaction(trail or self.audit) as session:
             yield session
 
     def signed_in_user_id(self) -> int:

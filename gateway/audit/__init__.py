@@ -11,7 +11,7 @@
 
 from gateway.audit import events
 from gateway.audit.chain import AccessLogWriter
-from gateway.audit.entries import Entry
+from gateway.audit.entries import Entry, storable
 from gateway.audit.events import AccountEvent
 from gateway.audit.search import LogFilter, LogRow, as_utc, find_decision, search
 from gateway.audit.trail import AuditTrail
@@ -30,5 +30,6 @@ __all__ = [
     "export_entries",
     "find_decision",
     "search",
+    "storable",
     "verify_chain",
 ]

@@ -71,6 +71,7 @@ class AccessLogWriter:
             if trail.entry_count:
                 await self._append_in(session, trail)
         trail.mark_written()
+        trail.changes_committed = True
 
     async def _append_in(self, session: AsyncSession, trail: AuditTrail) -> None:
         # Writing the head first takes the chain's lock before reading it: a row lock on

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,19 @@ ENTRY_COLUMNS = (
     "action", "decision", "rule", "hash",
 )  # fmt: skip
 ALLOW, DENY = "allow", "deny"
+# Text the log cannot store or hash as it is: control characters (NUL is refused by
+# PostgreSQL; the unit separator delimits hashed columns) and unpaired surrogates (no UTF-8).
+UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(text: str | None, limit: int) -> str | None:
+    """Client-chosen text (an operation name, an id, a username) as the log stores and hashes
+    it: what it cannot hold is written as a ``\\uXXXX`` escape, and it is cut to the column."""
+    if text is None:
+        return None
+    if UNSTORABLE.search(text):
+        text = UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return text[:limit]
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # memoized per request: identity is equality

@@ -44,6 +44,9 @@ SIGNED_IN_PASSWORD_EXPIRED = AccountEvent(
     "signIn", LOGIN, ALLOW, "R14: password verified but expired: only changePassword and logout"
 )
 SIGN_IN_FAILED = AccountEvent("signIn", LOGIN, DENY, "R14: unknown username or wrong password")
+ATTEMPT_COUNTED = AccountEvent(
+    "signInAttempt", LOGIN, ALLOW, "R14: an attempt counted towards the lockout, before checking"
+)
 SIGN_IN_LOCKED = AccountEvent("signIn", LOGIN, DENY, "R14: the account is locked")
 LOCKED_OUT = AccountEvent("lockout", LOGIN, DENY, "R14: too many failed sign-ins locked it")
 SESSION_REFRESHED = AccountEvent("refresh", LOGIN, ALLOW, "R14: refresh token rotated")
@@ -90,6 +93,9 @@ ACTIVATION_CODE_SPENT = AccountEvent(
     "activation", LOGIN, DENY, "R1: the code is spent (too many wrong codes)"
 )
 ACTIVATION_CODE_MISMATCH = AccountEvent("activation", LOGIN, DENY, "R1: the code does not match")
+CODE_ATTEMPT_COUNTED = AccountEvent(
+    "activationAttempt", LOGIN, ALLOW, "R1: one of the code's attempts taken, before checking"
+)
 ACTIVATION_CODE_USED = AccountEvent(
     "activation", LOGIN, DENY, "R1: the code was used or replaced meanwhile"
 )

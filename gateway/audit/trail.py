@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.audit.entries import Entry, header_bytes
+from gateway.audit.entries import Entry, header_bytes, storable
 
 
 @dataclass(slots=True)
@@ -35,6 +35,8 @@ class AuditTrail:
     _executions: list[int] = field(default_factory=list)
     _index: dict[tuple[Entry, str | None], int] = field(default_factory=dict)
     _flushed: int = 0
+    changes_committed: bool = False  # a transaction of this request committed (a change)
+    _asides: int = 0
 
     def record(self, entry: Entry, object_id: str | None) -> int:
         """Count one execution of ``entry`` on ``object_id``; return its index in this request
@@ -49,10 +51,41 @@ class AuditTrail:
             self._executions[index] += 1
         return self._flushed + index
 
+    def aside(self, name: str) -> AuditTrail:
+        """A trail of this request for entries that must commit with a change made before the
+        request's own entries can be (an attempt counted before its password is checked): the
+        request's client and operation, nobody signed in, a request id of its own."""
+        self._asides += 1
+        return AuditTrail(
+            request_id=f"{self.request_id}-{name}-{self._asides}",
+            at=self.at,
+            user_id=None,
+            username=None,
+            client_address=self.client_address,
+            operation=self.operation,
+        )
+
     @property
     def entry_count(self) -> int:
         """Entries recorded and not yet written."""
         return len(self._rows)
+
+    def amend(self, index: int, entry: Entry) -> None:
+        """The execution recorded at ``index`` ended otherwise than it was decided (a rule
+        refused it, or its input was refused): it is recorded as ``entry`` instead (A1: the
+        log says what really happened). Already written, the outcome is added beside it."""
+        position = index - self._flushed
+        if not 0 <= position < len(self._rows):
+            self.record(entry, None)
+            return
+        decided, object_id = self._rows[position]
+        if self._executions[position] > 1:  # other executions kept the decision
+            self._executions[position] -= 1
+            self.record(entry, object_id)
+            return
+        self._index.pop((decided, object_id), None)
+        self._rows[position] = (entry, object_id)
+        self._index.setdefault((entry, object_id), position)
 
     def decision_id(self, index: int) -> str:
         return f"{self.request_id}:{index}"
@@ -72,7 +105,8 @@ class AuditTrail:
         """The request's own row, in ``REQUEST_COLUMNS`` order."""
         return (
             first_seq, len(self._rows), self.request_id, self._flushed, self.at, self.user_id,
-            self.username, self.operation, self.client_address,
+            storable(self.username, 64), storable(self.operation, 200),
+            storable(self.client_address, 64),
         )  # fmt: skip
 
     def chained(

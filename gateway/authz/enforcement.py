@@ -13,24 +13,26 @@ This runs once per resolved field, so it is kept to a dictionary lookup and an a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 
+from gateway.audit import Entry, storable
 from gateway.authz import masking
 from gateway.authz.decisions import FieldDecision
 from gateway.authz.policy import Decision
 from gateway.authz.scope import ROOT_SCOPE, SCOPE_ATTRIBUTE, UNDECLARED, NodeScope, ScopeRule
 from gateway.data import as_id
-from gateway.errors import BadUserInput, Forbidden, Unauthenticated
+from gateway.errors import BadUserInput, Forbidden, GatewayError, Unauthenticated
 
 if TYPE_CHECKING:
     from gateway.context import Context
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
+UNSTORABLE_INPUT = "Text arguments may not contain NUL characters or unpaired surrogates"
 MUST_CHANGE = "R14: your password has expired; change it (changePassword) or sign out (logout)"
 MUST_ENROLL = (
     "R14: your roles require a second factor: enrol one (beginSecondFactorEnrollment, then "
@@ -49,19 +51,15 @@ class Enforcement(SchemaExtension):
         *args: str,
         **kwargs: Any,
     ) -> Any:
-        context: Context = info.context
         if root is None:  # the Query and Mutation roots
-            scope = _root_scope(kwargs)
-            if _holds_nul(kwargs):
-                raise BadUserInput("Text arguments may not contain NUL characters")
-        else:
-            rule: ScopeRule | None = getattr(root, SCOPE_ATTRIBUTE, None)
-            scope = UNDECLARED if rule is None else rule.scope_of(root, context.caller.user_id)
+            return _resolve_root(_next, info, *args, **kwargs)
+        context: Context = info.context
+        rule: ScopeRule | None = getattr(root, SCOPE_ATTRIBUTE, None)
+        scope = UNDECLARED if rule is None else rule.scope_of(root, context.caller.user_id)
         decided = context.authz.field((scope, info.parent_type.name, info.field_name))
         if not decided.recorded:
             return _introspection(_next, root, info, *args, **kwargs)
-        object_id = getattr(root, "id", None) if root is not None else _root_object(kwargs)
-        index = context.audit.record(decided.entry, object_id)
+        index = context.audit.record(decided.entry, getattr(root, "id", None))
         decision = decided.verdict.decision
         if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
@@ -72,6 +70,68 @@ class Enforcement(SchemaExtension):
             return _mask_later(value, decided.type_name, decided.field)
         return masking.apply(decided.type_name, decided.field, value)
 
+    def on_execute(self) -> Iterator[None]:
+        """A1: entries name the operation the document runs (whether or not the request named
+        it), from the first batch a mutation writes."""
+        context: Context = self.execution_context.context
+        context.audit.operation = self.execution_context.operation_name
+        yield
+
+
+def _resolve_root(
+    _next: Callable[..., Any], info: GraphQLResolveInfo[Any], *args: str, **kwargs: Any
+) -> Any:
+    """A root field: decided in the organization its arguments name, logged with what it was
+    asked about, and logged again as refused if its input or a rule refuses it (A1)."""
+    context: Context = info.context
+    key = (_root_scope(kwargs), info.parent_type.name, info.field_name)
+    decided = context.authz.field(key)
+    if not decided.recorded:
+        return _introspection(_next, None, info, *args, **kwargs)
+    index = context.audit.record(decided.entry, storable(_root_object(kwargs), 64))
+    if _unstorable(kwargs):
+        raise _settled(context, decided, index, BadUserInput(UNSTORABLE_INPUT))
+    if decided.verdict.decision is DENY:
+        raise _refusal(context, decided, context.audit.decision_id(index))
+    try:
+        value = _next(None, info, *args, **kwargs)
+    except GatewayError as refused:
+        raise _settled(context, decided, index, refused) from None
+    if isawaitable(value):
+        value = _outcome(context, decided, index, value)
+    if decided.verdict.decision is ALLOW:
+        return value
+    if isawaitable(value):
+        return _mask_later(value, decided.type_name, decided.field)
+    return masking.apply(decided.type_name, decided.field, value)
+
+
+async def _outcome(
+    context: Context, decided: FieldDecision, index: int, value: Awaitable[Any]
+) -> Any:
+    try:
+        return await value
+    except GatewayError as refused:
+        raise _settled(context, decided, index, refused) from None
+
+
+def _settled(
+    context: Context, decided: FieldDecision, index: int, refused: GatewayError
+) -> GatewayError:
+    """The field was allowed, but its input or a rule refused it (R6, NOT_FOUND, CONFLICT,
+    ...): its entry records the refusal and its rule instead."""
+    code = (refused.extensions or {}).get("code", "")
+    outcome = Entry.of(
+        organization_id=decided.entry.organization_id,
+        object_type=decided.type_name,
+        field=decided.field,
+        action=decided.verdict.action,
+        allowed=False,
+        rule=storable(f"{code}: {refused.message}", 200),
+    )
+    context.audit.amend(index, outcome)
+    return refused
+
 
 def _root_scope(arguments: dict[str, Any]) -> NodeScope:
     """A root field acting on an organization names it in ``organizationId``: its decision is
@@ -81,16 +141,24 @@ def _root_scope(arguments: dict[str, Any]) -> NodeScope:
     return ROOT_SCOPE if key is None else NodeScope((key,))
 
 
-def _holds_nul(value: object) -> bool:
-    """NUL cannot be stored in PostgreSQL text: refuse it up front, as bad input (both
-    databases answer alike)."""
+def _unstorable(value: object) -> bool:
+    """NUL cannot be stored in PostgreSQL text, nor an unpaired surrogate in any UTF-8 text:
+    such input is refused as bad input (both databases answer alike)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or (not value.isascii() and not _encodes(value))
     if isinstance(value, dict):
-        return any(_holds_nul(v) for v in value.values())
+        return any(_unstorable(v) for v in value.values())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _root_object(arguments: dict[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
 """Data access: the engine and its sessions, per-request loaders, pagination and ids."""
 
 from gateway.data.db import Database, create_engine, is_sqlite, statement_count
+from gateway.data.faults import database_unavailable
 from gateway.data.ids import as_id, parse_id, parse_input_ids
 from gateway.data.loaders import Loaders, PageKey
 from gateway.data.pagination import MAX_SEQ, PageRequest, encode_cursor
@@ -15,6 +16,7 @@ __all__ = [
     "RowScope",
     "as_id",
     "create_engine",
+    "database_unavailable",
     "encode_cursor",
     "is_sqlite",
     "parse_id",

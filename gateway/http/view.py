@@ -16,7 +16,7 @@ from strawberry.types import ExecutionResult
 from gateway.audit import AuditTrail, events
 from gateway.authz import Decisions
 from gateway.context import Context
-from gateway.data import Loaders, statement_count
+from gateway.data import Loaders, database_unavailable, statement_count
 from gateway.errors import ErrorCode, Unavailable
 from gateway.http import metrics
 from gateway.models import utcnow
@@ -77,23 +77,41 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context: Context = kwargs["context"]
         if not context.available:
             return self._unavailable(kwargs, "The gateway cannot reach its database")
+        # Named as sent until the document is parsed; then as the document names it (A1).
+        context.audit.operation = _operation_name(kwargs)
         try:
             result = await super().execute_operation(*args, **kwargs)
-            context.audit.operation = _operation_name(kwargs)
             metrics.ACCESS_LOG_ENTRIES.observe(context.audit.entry_count)
             if not await self.runtime.access_log.flush(context.audit):  # A2
                 metrics.REQUESTS.labels("unavailable").inc()
-                return self._unavailable(
-                    kwargs, "The access log is unavailable; nothing was returned"
-                )
+                return self._log_unavailable(kwargs, result, context)
         finally:
             metrics.SQL_STATEMENTS.observe(context.statements[0])
+        if _database_failed(result):  # its entries are written; its data is not trusted
+            metrics.REQUESTS.labels("unavailable").inc()
+            return self._unavailable(kwargs, "The gateway cannot reach its database")
         metrics.REQUESTS.labels("errors" if getattr(result, "errors", None) else "ok").inc()
         return result
 
-    def _unavailable(self, kwargs: dict[str, Any], message: str) -> ExecutionResult:
+    def _log_unavailable(
+        self, kwargs: dict[str, Any], result: Any, context: Context
+    ) -> ExecutionResult:
+        """No data leaves without its entries (A2). A change that committed (with its own
+        entries) is still said to be made, so that nobody repeats it."""
+        if context.audit.changes_committed and _answered_a_mutation(result):
+            return self._unavailable(
+                kwargs,
+                "The change was made, but its answer cannot be shown: the access log is "
+                "unavailable. Do not repeat it.",
+                changeCommitted=True,
+            )
+        return self._unavailable(kwargs, "The access log is unavailable; nothing was returned")
+
+    def _unavailable(
+        self, kwargs: dict[str, Any], message: str, **extensions: Any
+    ) -> ExecutionResult:
         kwargs["sub_response"].status_code = 503
-        return ExecutionResult(data=None, errors=[Unavailable(message)])
+        return ExecutionResult(data=None, errors=[Unavailable(message, **extensions)])
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -127,6 +145,19 @@ def _classify(error: GraphQLError) -> str:
         # before anything executes, so without a path): the request itself is wrong.
         return ErrorCode.BAD_USER_INPUT
     return ErrorCode.INTERNAL
+
+
+def _database_failed(result: Any) -> bool:
+    """Whether a field failed because the database could not be reached or answered too late:
+    the answer is then 503 UNAVAILABLE without data, not an internal error."""
+    errors = getattr(result, "errors", None) or ()
+    return any(database_unavailable(error.original_error) for error in errors)
+
+
+def _answered_a_mutation(result: Any) -> bool:
+    """A mutation field answered (its change was committed before the answer was built)."""
+    data = getattr(result, "data", None) or {}
+    return any(value is not None for value in data.values())
 
 
 def _operation_name(kwargs: dict[str, Any]) -> str | None:

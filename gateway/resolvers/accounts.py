@@ -158,9 +158,13 @@ async def sign_in_attempt(
     claimed = True
     # R14: counted before the password is checked. An account without a password (a partner
     # client's service account) never signs in, so failures must not lock it (and its tokens).
+    # The count commits with its own entry (A1): with the log unwritable, nothing counts.
     if account is not None and account.password_hash is not None:
-        async with context.db.transaction() as session:
+        counted = context.audit.aside("attempt")
+        async with context.write_transaction(counted) as session:
             claimed = await credentials.claim_attempt(session, account.id, context.settings)
+            if claimed:
+                counted.record(events.ATTEMPT_COUNTED.entry(), str(account.id))
     code = second_factor.check_code(account, totp_code, context.settings, utcnow())  # R14
     return replace(await sign_in.attempt(account, password), claimed=claimed, code=code)
 

@@ -121,8 +121,11 @@ async def _check_code(context: Context, attempt: Attempt, code: str) -> CodeAtte
         open_code = await activation_codes.open_code_of(session, account.id)
     if open_code is None:
         return CodeAttempt(None)
-    async with context.db.transaction() as session:
+    counted = context.audit.aside("code-attempt")  # A1: counted with its own entry
+    async with context.write_transaction(counted) as session:
         claimed = await activation_codes.claim_attempt(
             session, open_code, context.settings, utcnow()
         )
+        if claimed:
+            counted.record(events.CODE_ATTEMPT_COUNTED.entry(), str(account.id))
     return CodeAttempt(open_code, claimed, await activation_codes.code_matches(open_code, code))

@@ -427,7 +427,7 @@ async def test_requests_and_decisions_are_in_the_access_log(api: Api, db: Databa
         (staff, org.id, "approveAccessRequest", "write", "deny"),
         (staff, org.id, "denyAccessRequest", "write", "deny"),
         (admin, org.id, "approveAccessRequest", "write", "allow"),
-        (admin, org.id, "denyAccessRequest", "write", "allow"),
+        (admin, org.id, "denyAccessRequest", "write", "deny"),  # A1: the outcome, R3's refusal
     ]
 
 

@@ -508,7 +508,7 @@ async def test_each_mutation_and_refusal_is_in_the_access_log(api: Api, db: Data
         (agency.id, "assignAgencyStaff", "write", "allow"),
         (client.id, "revokeAgencyGrant", "write", "deny"),
         (client.id, "revokeAgencyGrant", "write", "allow"),
-        (client.id, "revokeAgencyGrant", "write", "allow"),
+        (client.id, "revokeAgencyGrant", "write", "deny"),  # A1: the outcome, R11's refusal
     ]
 
 

@@ -216,7 +216,7 @@ async def test_mutations_and_refusals_are_in_the_access_log(api: Api, db: Databa
     assert [tuple(r) for r in rows] == [
         ("updateMemberAccess", "write", "allow"),
         ("removeMember", "write", "deny"),
-        ("removeMember", "write", "allow"),
+        ("removeMember", "write", "deny"),  # A1: the outcome, R7's refusal
     ]
 
 

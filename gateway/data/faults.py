@@ -1,0 +1,48 @@
+"""Telling a database that cannot answer now (503, try again) from a request or code that is
+wrong (an answer, or an internal error)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlalchemy.exc
+
+# PostgreSQL SQLSTATEs of an unavailable database: connection exceptions (08), insufficient
+# resources (53), operator intervention: a statement timeout, a shutdown (57), and a lock not
+# obtained within lock_timeout (55P03).
+UNAVAILABLE_SQLSTATES = ("08", "53", "57", "55P03")
+# SQLite primary result codes of an unavailable database file: busy or locked past the busy
+# timeout, I/O errors, a full disk, a file that cannot be opened.
+UNAVAILABLE_SQLITE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+ALWAYS_UNAVAILABLE = (
+    sqlalchemy.exc.InterfaceError,  # the connection broke under the driver
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection in time
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` says the database could not be used, not that the statement was wrong."""
+    if isinstance(error, ALWAYS_UNAVAILABLE):
+        return True
+    if not isinstance(error, sqlalchemy.exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    cause = error.orig.__cause__ if error.orig is not None else None
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in UNAVAILABLE_SQLITE_CODES
