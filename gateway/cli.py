@@ -126,7 +126,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         from gateway.seeding import seed_demo_if_empty
 
         asyncio.run(seed_demo_if_empty(settings))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    # The client's address is the gateway's to decide (GATEWAY_TRUST_FORWARDED_FOR, in
+    # Runtime.client_address): uvicorn's own proxy headers would trust X-Forwarded-For from
+    # 127.0.0.1 whatever that setting says.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=False,
+        forwarded_allow_ips=[],
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 
 logger = logging.getLogger("gateway")
+MAX_ADDRESS_LENGTH = 64  # the access log's column
 
 
 @dataclass
@@ -52,13 +54,23 @@ class Runtime:
         logger.info("policy reloaded from %s", self.settings.policy_file)
 
     def client_address(self, request: HTTPConnection) -> str | None:
-        if self.settings.trust_forwarded_for:
-            forwarded = request.headers.get("x-forwarded-for")
-            if forwarded:
-                # The last hop is the one our trusted proxy appended; earlier ones are the
-                # client's to invent.
-                return forwarded.split(",")[-1].strip()[:64]
-        return request.client.host if request.client else None
+        """The peer's address; behind a trusted proxy (GATEWAY_TRUST_FORWARDED_FOR) the last
+        X-Forwarded-For hop, the one that proxy appended, if it is an IP address (earlier hops
+        are the client's to invent)."""
+        peer = request.client.host if request.client else None
+        if not self.settings.trust_forwarded_for:
+            return peer
+        hops = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+        return _ip_address(hops[-1]) or peer
 
     def log_failure(self, message: str, request_id: str) -> None:
         logger.exception("%s (request %s)", message, request_id)
+
+
+def _ip_address(text: str) -> str | None:
+    """``text`` as an IP address in its usual spelling, or None if it is not one."""
+    try:
+        address = str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+    return address if len(address) <= MAX_ADDRESS_LENGTH else None  # an IPv6 zone may be long
