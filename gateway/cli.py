@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from gateway.settings import Settings, get_settings
+from pydantic import ValidationError
+
+from gateway.settings import Settings, get_settings, settings_problems
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -20,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
+    except ValidationError as error:  # never printed itself: it quotes the values, secrets too
+        problems = "".join(f"\n  {problem}" for problem in settings_problems(error))
+        print(f"gateway: bad settings:{problems}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # pydantic-settings could not parse one: it names the setting
         print(f"gateway: bad settings: {error}", file=sys.stderr)
         return 2
     command: Command = args.command

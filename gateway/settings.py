@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.catalog import ORGANIZATION_ROLES
 
+ENV_PREFIX = "GATEWAY_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
 DEVELOPMENT_TOTP_KEY = "development-only-totp-key-change-me-0123456789"
@@ -25,7 +27,7 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Every knob of the gateway; defaults suit a developer's laptop."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     env: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///gateway.db"
@@ -115,29 +117,40 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
-        if self.jwks_url and not (self.jwt_audience and self.jwt_issuer):
-            raise ValueError("GATEWAY_JWKS_URL needs GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_ISSUER")
-        if self.jwks_url and self.jwt_issuer == self.token_issuer:
-            raise ValueError("GATEWAY_JWT_ISSUER must differ from GATEWAY_TOKEN_ISSUER")
-        if self.env is Environment.PRODUCTION:
-            if not self.enforce:
-                raise ValueError("GATEWAY_ENFORCE=false is refused in production")
-            if not self.jwt_secret and not self.jwks_url:
-                raise ValueError("production needs GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL")
-            if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
-                raise ValueError("production needs argon2id of at least 19 MiB and 2 passes")
-            if not self.audit_key:
-                raise ValueError(
-                    "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
-                    "database could re-forge the access-log chain"
-                )
-            # Beside an OIDC provider the secret signs partner tokens only: no one signs in.
-            if self.jwt_secret and not self.jwks_url and not self.totp_key:
-                raise ValueError(
-                    "production needs GATEWAY_TOTP_KEY when it signs users in itself: second "
-                    "factor secrets are encrypted with it (R14)"
-                )
+        problems = [*self._identity_problems(), *self._production_problems()]
+        if problems:
+            raise SettingsProblems(problems)
         return self
+
+    def _identity_problems(self) -> Iterator[str]:
+        if self.jwks_url and not (self.jwt_audience and self.jwt_issuer):
+            yield "GATEWAY_JWKS_URL needs GATEWAY_JWT_AUDIENCE and GATEWAY_JWT_ISSUER"
+        if self.jwks_url and self.jwt_issuer == self.token_issuer:
+            yield "GATEWAY_JWT_ISSUER must differ from GATEWAY_TOKEN_ISSUER"
+
+    def _production_problems(self) -> Iterator[str]:
+        if self.env is not Environment.PRODUCTION:
+            return
+        if not self.enforce:
+            yield "GATEWAY_ENFORCE=false is refused in production"
+        if not self.jwt_secret and not self.jwks_url:
+            yield "production needs GATEWAY_JWT_SECRET or GATEWAY_JWKS_URL"
+        if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
+            yield (
+                "production needs argon2id of at least 19 MiB and 2 passes "
+                "(GATEWAY_PASSWORD_HASH_MEMORY_KIB, GATEWAY_PASSWORD_HASH_TIME_COST)"
+            )
+        if not self.audit_key:
+            yield (
+                "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
+                "database could re-forge the access-log chain"
+            )
+        # Beside an OIDC provider the secret signs partner tokens only: no one signs in.
+        if self.jwt_secret and not self.jwks_url and not self.totp_key:
+            yield (
+                "production needs GATEWAY_TOTP_KEY when it signs users in itself: second "
+                "factor secrets are encrypted with it (R14)"
+            )
 
     @property
     def is_development(self) -> bool:
@@ -163,6 +176,29 @@ class Settings(BaseSettings):
     @property
     def chain_key(self) -> bytes:
         return (self.audit_key or "").encode()
+
+
+class SettingsProblems(ValueError):
+    """Every problem of the settings as a whole, found at once (not the first only)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """What is wrong, each problem by its setting's name and never with the value given:
+    pydantic's own message quotes the input, which may hold a secret (GATEWAY_JWT_SECRET)."""
+    problems: list[str] = []
+    for detail in error.errors(include_url=False, include_input=False):
+        cause = detail.get("ctx", {}).get("error")
+        if isinstance(cause, SettingsProblems):
+            problems.extend(cause.problems)
+        elif detail["loc"]:
+            problems.append(f"{ENV_PREFIX}{str(detail['loc'][0]).upper()}: {detail['msg']}")
+        else:
+            problems.append(detail["msg"])
+    return problems
 
 
 @lru_cache(maxsize=1)
