@@ -47,6 +47,8 @@ SETTING_OF: dict[Limit, str] = {
     Limit.OAUTH_PER_ADDRESS: "oauth_limit_per_address",
 }
 Limits = tuple[tuple[Limit, str], ...]
+# Keys that are usernames count alike in any case, as the accounts they name do (R14).
+USERNAME_KEYED = frozenset({Limit.LOGIN_PER_ACCOUNT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,8 @@ async def hit(limiter: Limiter, limit: Limit, key: str | None) -> None:
     """Count one attempt against ``limit`` for ``key``; over the limit, RATE_LIMITED."""
     item = limiter.items[limit]
     identifier = key if key is not None else "unknown"  # no address: one shared bucket
+    if limit in USERNAME_KEYED:
+        identifier = identifier.lower()
     if await limiter.strategy.hit(item, limit.value, identifier):
         return
     stats = await limiter.strategy.get_window_stats(item, limit.value, identifier)

@@ -16,13 +16,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy import ColumnElement, case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import check_password
 from gateway.catalog import Employment, MembershipStatus, UserStatus
-from gateway.domain.credentials import locked_out
+from gateway.domain.credentials import locked_out, username_is
 from gateway.domain.invitations import (
     EMAIL_PATTERN,
     MAX_EMAIL_LENGTH,
@@ -119,9 +119,7 @@ async def register(
 async def _username_taken(session: AsyncSession, username: str, own_id: int) -> bool:
     """Usernames compare case-insensitively, like seed files' ("Alice" is "alice")."""
     other = await session.scalar(
-        select(User.id)
-        .where(func.lower(User.username) == username.lower(), User.id != own_id)
-        .limit(1)
+        select(User.id).where(username_is(username), User.id != own_id).limit(1)
     )
     return other is not None
 

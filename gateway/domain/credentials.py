@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import verify_password
@@ -48,21 +48,27 @@ def digest(token: str) -> str:
 async def find_account(
     session: AsyncSession, *, username: str | None = None, user_id: int | None = None
 ) -> Account | None:
-    """The user with this exact username (or id)."""
-    condition = User.id == user_id if username is None else User.username == username
+    """The user with this username, in any case (or this id)."""
+    condition = User.id == user_id if username is None else username_is(username)
     return _account(await session.scalar(select(User).where(condition)))
 
 
 async def find_by_login(session: AsyncSession, login: str) -> Account | None:
-    """The user a username or email address names (emails compare case-insensitively)."""
+    """The user a username or email address names (both compare case-insensitively)."""
     value = login.strip()
     row = await session.scalar(
         select(User)
-        .where(or_(User.username == value, User.email_normalized == normalize_email(value)))
+        .where(or_(username_is(value), User.email_normalized == normalize_email(value)))
         .order_by(User.id)
         .limit(1)
     )
     return _account(row)
+
+
+def username_is(username: str) -> ColumnElement[bool]:
+    """Usernames compare case-insensitively, as their unique index does (lower(username)):
+    "Alice" signs in as "alice", and a username's case is no new account to guess at."""
+    return func.lower(User.username) == func.lower(username)
 
 
 def _account(row: User | None) -> Account | None:
