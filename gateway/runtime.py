@@ -12,7 +12,7 @@ from starlette.requests import HTTPConnection
 from gateway.audit import AccessLogWriter
 from gateway.auth import Authenticator, Limiter
 from gateway.authz import PolicyTable, compile_policy
-from gateway.data import Database
+from gateway.data import Database, Timeouts
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 
@@ -32,7 +32,7 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, timeouts=Timeouts.of(settings))
         schema = build_schema(settings)
         return cls(
             settings=settings,

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import PositiveFloat, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.catalog import ORGANIZATION_ROLES
@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     policy_model: Path = PROJECT_ROOT / "authz" / "model.conf"
     policy_file: Path = PROJECT_ROOT / "authz" / "policy.csv"
     trust_forwarded_for: bool = False
+    # Database timeouts of a serving gateway, in seconds (commands and migrations wait as long
+    # as their work takes): a request the database cannot serve answers 503 within a few
+    # seconds instead of hanging, and /readyz answers 503 while the access log's lock cannot
+    # be taken. Statement and connect timeouts apply to PostgreSQL; the lock timeout is
+    # PostgreSQL's lock_timeout and SQLite's busy timeout.
+    database_connect_timeout_seconds: PositiveFloat = 5
+    database_statement_timeout_seconds: PositiveFloat = 5  # the client gives up 1 s later
+    database_lock_timeout_seconds: PositiveFloat = 3
+    database_pool_timeout_seconds: PositiveFloat = 5  # waiting for a free pooled connection
     # Outbox delivery (gateway.outbox): without an SMTP URL emails stay PENDING, readable with
     # `gateway outbox list`. smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465.
     smtp_url: str | None = None

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from gateway.audit.entries import ENTRY_COLUMNS, REQUEST_COLUMNS
 from gateway.audit.trail import AuditTrail
@@ -73,17 +74,20 @@ class AccessLogWriter:
         trail.mark_written()
         trail.changes_committed = True
 
+    async def can_append(self) -> bool:
+        """Whether an append could take the chain's lock now (``/readyz``): taken, waiting no
+        longer than an append would (the lock timeout), and let go; nothing is written."""
+        try:
+            async with self._db.session() as session:
+                (await session.execute(_take_head())).one()
+                await session.rollback()
+        except Exception:  # whatever keeps an append from the log keeps the gateway unready
+            logger.warning("the access log cannot be appended to", exc_info=True)
+            return False
+        return True
+
     async def _append_in(self, session: AsyncSession, trail: AuditTrail) -> None:
-        # Writing the head first takes the chain's lock before reading it: a row lock on
-        # PostgreSQL, the database write lock on SQLite (whose snapshot then starts after it).
-        last_seq, last_hash = (
-            await session.execute(
-                update(AccessLogHead)
-                .where(AccessLogHead.id == HEAD_ID)
-                .values(seq=AccessLogHead.seq)
-                .returning(AccessLogHead.seq, AccessLogHead.hash)
-            )
-        ).one()
+        last_seq, last_hash = (await session.execute(_take_head())).one()
         request = trail.request_row(last_seq + 1)
         records = trail.chained(self._key, request, last_hash)
         await session.execute(
@@ -108,3 +112,14 @@ class AccessLogWriter:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             AccessLogEntry.__tablename__, records=records, columns=list(ENTRY_COLUMNS)
         )
+
+
+def _take_head() -> ReturningUpdate[int, bytes]:
+    """Writing the head first takes the chain's lock before reading it: a row lock on
+    PostgreSQL, the database write lock on SQLite (whose snapshot then starts after it)."""
+    return (
+        update(AccessLogHead)
+        .where(AccessLogHead.id == HEAD_ID)
+        .values(seq=AccessLogHead.seq)
+        .returning(AccessLogHead.seq, AccessLogHead.hash)
+    )

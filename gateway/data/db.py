@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -16,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
 # Counts the SQL statements a request runs (bench, /metrics, the N+1 tests).
 statement_count: ContextVar[list[int] | None] = ContextVar("statement_count", default=None)
 
@@ -24,17 +28,67 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create the engine; SQLite gets foreign keys, WAL and a busy timeout."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long a serving gateway waits on its database, in seconds: past these a request
+    answers 503 and ``/readyz`` says not ready, instead of hanging with the database."""
+
+    connect: float  # PostgreSQL: opening a connection
+    statement: float  # PostgreSQL: one statement, lock waits included
+    lock: float  # PostgreSQL: a row or table lock; SQLite: the database's write lock
+    pool: float  # a free connection of the pool
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(
+            connect=settings.database_connect_timeout_seconds,
+            statement=settings.database_statement_timeout_seconds,
+            lock=settings.database_lock_timeout_seconds,
+            pool=settings.database_pool_timeout_seconds,
+        )
+
+
+def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
+    """Create the engine; SQLite gets foreign keys, WAL and a busy timeout. Without
+    ``timeouts`` (commands, migrations) work waits as long as it takes."""
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        busy = timeouts.lock if timeouts else 30
+        engine = create_async_engine(url, connect_args={"timeout": busy}, **_pool(timeouts))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         # No pre-ping: it would add a round trip to every loader batch; stale connections are
         # recycled instead.
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+        engine = create_async_engine(
+            url,
+            pool_size=10,
+            max_overflow=10,
+            pool_recycle=1800,
+            connect_args=_postgresql_timeouts(timeouts) if timeouts else {},
+            **_pool(timeouts),
+        )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
+
+
+def _pool(timeouts: Timeouts | None) -> dict[str, Any]:
+    return {"pool_timeout": timeouts.pool} if timeouts else {}
+
+
+def _postgresql_timeouts(timeouts: Timeouts) -> dict[str, Any]:
+    """asyncpg's arguments: the server cancels a statement or a lock wait past its limit;
+    the client gives up a second later, when the network itself has stalled."""
+    return {
+        "timeout": timeouts.connect,
+        "command_timeout": timeouts.statement + 1,
+        "server_settings": {
+            "statement_timeout": _milliseconds(timeouts.statement),
+            "lock_timeout": _milliseconds(timeouts.lock),
+        },
+    }
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))  # 0 would mean "no limit"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,9 +110,9 @@ def _count_statement(*_args: Any) -> None:
 class Database:
     """The engine and its session factory, created once at start-up."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeouts: Timeouts | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, timeouts)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = is_sqlite(url)
 
