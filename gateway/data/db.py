@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,11 +54,15 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
     ``timeouts`` (commands, migrations) work waits as long as it takes."""
     if is_sqlite(url):
         busy = timeouts.lock if timeouts else 30
-        engine = create_async_engine(url, connect_args={"timeout": busy}, **_pool(timeouts))
+        # A broken connection is replaced before use: pinging costs no network round trip.
+        engine = create_async_engine(
+            url, connect_args={"timeout": busy}, pool_pre_ping=True, **_pool(timeouts)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
-        # No pre-ping: it would add a round trip to every loader batch; stale connections are
-        # recycled instead.
+        # No pre-ping: asyncpg's costs three round trips on every loader batch. A connection
+        # the server ended is replaced at checkout instead, and one that fails in use is
+        # discarded with every connection pooled before it (SQLAlchemy's disconnect handling).
         engine = create_async_engine(
             url,
             pool_size=10,
@@ -66,6 +71,7 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
             connect_args=_postgresql_timeouts(timeouts) if timeouts else {},
             **_pool(timeouts),
         )
+        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
 
@@ -89,6 +95,13 @@ def _postgresql_timeouts(timeouts: Timeouts) -> dict[str, Any]:
 
 def _milliseconds(seconds: float) -> str:
     return str(max(1, round(seconds * 1000)))  # 0 would mean "no limit"
+
+
+def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection whose server ended it (its backend terminated, the database
+    restarted) is replaced before use: asyncpg already knows, at no round trip."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
