@@ -125,13 +125,14 @@ def _log_id(text: str) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from gateway.http import create_app
+    from gateway.http import configure_logging, create_app
 
     if args.demo:
         _migrate(args, settings)
         from gateway.seeding import seed_demo_if_empty
 
         asyncio.run(seed_demo_if_empty(settings))
+    configure_logging(settings)
     # The client's address is the gateway's to decide (GATEWAY_TRUST_FORWARDED_FOR, in
     # Runtime.client_address): uvicorn's own proxy headers would trust X-Forwarded-For from
     # 127.0.0.1 whatever that setting says.
@@ -141,6 +142,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         proxy_headers=False,
         forwarded_allow_ips=[],
+        # Logging as configured above; the gateway's own line per request replaces uvicorn's.
+        log_config=None,
+        access_log=False,
     )
     return 0
 

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     review_response_days: int = 30  # a review's deadline, counted from its start
     review_unanswered_action: Literal["remove", "keep"] = "remove"  # R15: past the deadline
     dormant_after_days: int = 90  # a member without a login for this long is dormant
+    # Operations (gateway.http.request_log). One log line per request, as JSON lines unless
+    # "text" (unset: text in development, JSON elsewhere).
+    log_format: Literal["json", "text"] | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("totp_required_roles", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.http.oauth import token_endpoint
+from gateway.http.request_log import RequestLog
 from gateway.http.view import GatewayGraphQL
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
@@ -53,5 +54,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLog)
     app.state.runtime = runtime
     return app

@@ -19,6 +19,7 @@ from gateway.context import Context
 from gateway.data import Loaders, database_unavailable, statement_count
 from gateway.errors import ErrorCode, Unavailable
 from gateway.http import metrics
+from gateway.http.request_log import remember_trail
 from gateway.models import utcnow
 from gateway.runtime import Runtime
 
@@ -53,6 +54,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             username=caller.username or (refused.subject if refused else None),
             client_address=runtime.client_address(request),
         )
+        remember_trail(request, trail)
         if refused is not None:
             trail.record(events.TOKEN_REFUSED.entry(detail=refused.refusal), None)
         decisions = Decisions(runtime.policy, caller)
