@@ -113,10 +113,13 @@ class Settings(BaseSettings):
     review_response_days: int = 30  # a review's deadline, counted from its start
     review_unanswered_action: Literal["remove", "keep"] = "remove"  # R15: past the deadline
     dormant_after_days: int = 90  # a member without a login for this long is dormant
-    # Operations (gateway.http.request_log). One log line per request, as JSON lines unless
-    # "text" (unset: text in development, JSON elsewhere).
+    # Operations (gateway.http.request_log, gateway.http.tracing). One log line per request, as
+    # JSON lines unless "text" (unset: text in development, JSON elsewhere). Traces only with an
+    # exporter: "otlp" (OTel's own OTEL_EXPORTER_OTLP_* variables say where; a set
+    # OTEL_EXPORTER_OTLP_ENDPOINT alone means "otlp") or "console"; both need the [otel] extra.
     log_format: Literal["json", "text"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otel_exporter: Literal["otlp", "console"] | None = None
 
     @field_validator("totp_required_roles", mode="before")
     @classmethod

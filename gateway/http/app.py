@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from gateway.http.oauth import token_endpoint
 from gateway.http.request_log import RequestLog
+from gateway.http.tracing import install_tracing
 from gateway.http.view import GatewayGraphQL
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
@@ -37,12 +38,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(application: Starlette) -> AsyncIterator[None]:
         with suppress(NotImplementedError, RuntimeError):  # no signals on this platform/thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, runtime.reload_policy)
         yield
         await runtime.db.dispose()
         runtime.limiter.close()
+        if application.state.tracing is not None:
+            application.state.tracing.close()
 
     app = Starlette(
         routes=[
@@ -55,5 +58,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(RequestLog)
+    app.state.tracing = install_tracing(app, runtime.db, runtime.settings)  # outermost
     app.state.runtime = runtime
     return app
