@@ -130,3 +130,5 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # Casbin prints its whole model and policy at INFO on each load (start-up, SIGHUP).
+    logging.getLogger("casbin").setLevel(max(logging.WARNING, root.level))
