@@ -123,6 +123,8 @@ def _log_id(text: str) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     import uvicorn
 
     from gateway.http import configure_logging, create_app
@@ -133,6 +135,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
         asyncio.run(seed_demo_if_empty(settings))
     configure_logging(settings)
+    # uvicorn handles SIGTERM (a graceful stop), then raises it again once stopped, which would
+    # end the process by the signal; a graceful stop is a success: exit 0 instead.
+    signal.signal(signal.SIGTERM, _exit_0)
     # The client's address is the gateway's to decide (GATEWAY_TRUST_FORWARDED_FOR, in
     # Runtime.client_address): uvicorn's own proxy headers would trust X-Forwarded-For from
     # 127.0.0.1 whatever that setting says.
@@ -145,8 +150,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # Logging as configured above; the gateway's own line per request replaces uvicorn's.
         log_config=None,
         access_log=False,
+        # SIGTERM: stop accepting, let in-flight requests finish (with their access-log
+        # appends) for this long, then the app's shutdown disposes the database.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
+
+
+def _exit_0(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import PositiveFloat, ValidationError, field_validator, model_validator
+from pydantic import PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.catalog import ORGANIZATION_ROLES
@@ -120,6 +120,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otel_exporter: Literal["otlp", "console"] | None = None
+    shutdown_grace_seconds: PositiveInt = 30  # SIGTERM: how long in-flight requests may finish
 
     @field_validator("totp_required_roles", mode="before")
     @classmethod

@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         with suppress(NotImplementedError, RuntimeError):  # no signals on this platform/thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, runtime.reload_policy)
         yield
+        # The server runs this once every request has been answered (uvicorn: after SIGTERM,
+        # within `gateway serve`'s grace period), so no access-log append loses its database.
         await runtime.db.dispose()
         runtime.limiter.close()
         if application.state.tracing is not None:
