@@ -7,12 +7,13 @@ from functools import partial
 
 import strawberry
 from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from gateway.authz import Enforcement
 from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
+from gateway.schema.limits import DocumentLimiter, DocumentLimits
 from gateway.schema.mutations import Mutation
 from gateway.schema.query import Query
 from gateway.settings import Settings
@@ -41,8 +42,7 @@ def _is_answer(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=30),
+        partial(DocumentLimiter, DocumentLimits.of(settings)),
     ]
     if settings.enforce:
         extensions.append(Enforcement)
