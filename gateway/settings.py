@@ -51,9 +51,10 @@ class Settings(BaseSettings):
     page_size_max: int = 100
     page_size_default: int = 20
     max_query_depth: int = 12
-    # Cheap requests stay cheap: each limit refuses before anything is validated or run. A
-    # document over a limit gets QUERY_TOO_COMPLEX (gateway.schema.limits; aliases, directives
-    # and cost are counted with fragments expanded).
+    # Cheap requests stay cheap: each limit refuses before anything is validated or run. The
+    # body is refused 413 (gateway.http.body); a document over a limit gets QUERY_TOO_COMPLEX
+    # (gateway.schema.limits; aliases, directives and cost are counted with fragments expanded).
+    max_body_bytes: int = 64 * 1024
     max_query_tokens: int = 2000  # lexical tokens of the document, comments included
     max_operations: int = 10  # operation definitions in one document
     max_aliases: int = 30

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.http.body import BodyLimit
 from gateway.http.oauth import token_endpoint
 from gateway.http.request_log import RequestLog
 from gateway.http.tracing import install_tracing
@@ -51,7 +52,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(graphql, max_bytes=runtime.settings.max_body_bytes),
+                methods=["GET", "POST"],
+            ),
             Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -1,5 +1,5 @@
-"""Cheap requests stay cheap (issue 9, items 6 and 7): a document over a limit is refused
-before anything validates or runs it, whoever sends it.
+"""Cheap requests stay cheap (issue 9, items 6 and 7): a body or a document over a limit is
+refused before anything validates or runs it, whoever sends it.
 
 No test measures time: ``HANG_GUARD`` only turns a request that never ends into a failure.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -18,7 +19,7 @@ import uvicorn
 
 from gateway.http.app import create_app
 from gateway.settings import Settings
-from tests.support import JSON, Api, codes
+from tests.support import JSON, Api, app_client, codes
 
 HANG_GUARD = 60.0  # seconds: generous; a refusal takes milliseconds, the unfixed bomb minutes
 
@@ -118,6 +119,62 @@ async def _answer(api: Api, document: str, operation: str | None = None) -> JSON
     assert response.status_code == 200, response.text
     body: JSON = response.json()
     return body
+
+
+# -- the body ------------------------------------------------------------------------------------
+
+LIMIT_BYTES = 2048
+
+
+def json_body(size: int) -> bytes:
+    """A valid GraphQL request body of exactly ``size`` bytes (a comment pads it)."""
+    head, tail = b'{"query": "{ __typename } #', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+@asynccontextmanager
+async def small_bodies(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings.model_copy(update={"max_body_bytes": LIMIT_BYTES})) as client:
+        yield client
+
+
+async def test_a_body_at_the_limit_is_answered(settings: Settings) -> None:
+    async with small_bodies(settings) as client:
+        response = await client.post("/graphql", content=json_body(LIMIT_BYTES), headers=JSON_TYPE)
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_declared_length_past_the_limit_is_refused_413(settings: Settings) -> None:
+    async with small_bodies(settings) as client:
+        response = await client.post(
+            "/graphql", content=json_body(LIMIT_BYTES + 1), headers=JSON_TYPE
+        )
+    assert response.status_code == 413
+    assert codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_a_chunked_body_is_refused_413_as_soon_as_it_passes_the_limit(
+    settings: Settings,
+) -> None:
+    chunk, sent = 512, []
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: 10 MB, chunk by chunk
+        yield b'{"query": "{ __typename } #'
+        for _ in range(10 * 2**20 // chunk):
+            sent.append(chunk)
+            yield b"x" * chunk
+        yield b'"}'
+
+    async with small_bodies(settings) as client:
+        response = await asyncio.wait_for(
+            client.post("/graphql", content=chunked(), headers=JSON_TYPE), HANG_GUARD
+        )
+    assert response.status_code == 413
+    assert codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+    assert sum(sent) <= LIMIT_BYTES + chunk  # the rest was never read
+
+
+JSON_TYPE = {"content-type": "application/json"}
 
 
 # -- a bomb does not take the process down -------------------------------------------------------
