@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway.audit import AuditTrail, events
@@ -18,7 +20,7 @@ from gateway.authz import Decisions
 from gateway.context import Context
 from gateway.data import Loaders, database_unavailable, statement_count
 from gateway.errors import ErrorCode, Unavailable
-from gateway.http import metrics
+from gateway.http import body, metrics
 from gateway.http.request_log import remember_trail
 from gateway.models import utcnow
 from gateway.runtime import Runtime
@@ -34,6 +36,31 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=False,
         )
         self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's, but a request refused before it runs (a malformed body, an unknown
+        operation) is answered in GraphQL's error shape, never as plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refused:
+            response = body.refusal(refused.status_code, refused.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON: what strawberry would turn into a 500 is a 400 here."""
+        return body.decode(data)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry checks the query, variables and extensions; the name is checked here."""
+        parsed = await super().parse_http_body(request)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            body.check_operation_name(item.operation_name)
+        return parsed
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
