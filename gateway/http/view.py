@@ -166,9 +166,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
 
 def _classify(error: GraphQLError) -> str:
-    message = error.message
-    if "exceeds maximum operation depth" in message or "aliases found" in message:
-        return ErrorCode.QUERY_TOO_COMPLEX
+    """The code of an error raised without one (document limits raise their own)."""
     if error.original_error is None or not error.path:
         # Parse and validation errors, and variables that do not coerce to their types (raised
         # before anything executes, so without a path): the request itself is wrong.
