@@ -1,25 +1,43 @@
-"""The ``gateway`` command line (SPEC section 4)."""
+"""The gateway's command line: serve the GraphQL API, set up its database, and operate it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
+import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
+from typing import TypeAlias
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.settings import Settings, get_settings, settings_problems
 
 Command = Callable[[argparse.Namespace, Settings], int]
+NeedsDatabase: TypeAlias = "Callable[[argparse.Namespace, Settings], DatabaseUse | None]"
+EPILOG = (
+    "Settings come from GATEWAY_* environment variables (README.md, 'Settings'); the database "
+    "is GATEWAY_DATABASE_URL, by default gateway.db in the current directory."
+)
+
+
+class DatabaseUse(Enum):
+    """What a command needs of GATEWAY_DATABASE_URL."""
+
+    EXISTING = "existing"  # it only reads: a missing SQLite file is refused, never created
+    CREATE = "create"  # it sets the database up: SQLite creates the file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         settings = get_settings()
     except ValidationError as error:  # never printed itself: it quotes the values, secrets too
@@ -29,66 +47,200 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # pydantic-settings could not parse one: it names the setting
         print(f"gateway: bad settings: {error}", file=sys.stderr)
         return 2
+    return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the command; a database it cannot reach or use is one line, never a stack trace."""
     command: Command = args.command
-    return command(args, settings)
+    database: DatabaseUse | None = args.database(args, settings)
+    if database is None:
+        return command(args, settings)
+    problem = database_problem(settings.database_url, database)
+    if problem is None:
+        try:
+            return command(args, settings)
+        except (SQLAlchemyError, OSError) as error:  # OSError: asyncpg's refused connection
+            problem = database_failure(settings.database_url, error, connecting=False)
+    print(f"{args.prog}: {problem}", file=sys.stderr)
+    return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+def parser() -> argparse.ArgumentParser:
+    """The whole command line (also used by the README test to parse its examples)."""
+    root = argparse.ArgumentParser(prog="gateway", description=__doc__, epilog=EPILOG)
+    commands = root.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the gateway with uvicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--demo", action="store_true", help="migrate and load the demo world first")
-    serve.set_defaults(command=_serve)
-
-    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
-        command=_migrate
+    serve = _command(commands, "serve", _serve, "run the gateway with uvicorn", _demo_creates)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    serve.add_argument(
+        "--demo", action="store_true", help="migrate and load the demo world into an empty database"
     )
+    _command(commands, "migrate", _migrate, "bring the database schema up to date", _creates)
 
-    seed = commands.add_parser("seed", help="load the demo world or a YAML seed file")
+    seed = _command(commands, "seed", _seed, "load the demo world or a YAML seed file", _creates)
     source = seed.add_mutually_exclusive_group(required=True)
-    source.add_argument("--demo", action="store_true")
-    source.add_argument("--file", type=Path)
-    seed.set_defaults(command=_seed)
+    source.add_argument("--demo", action="store_true", help="the demo world of README.md")
+    source.add_argument("--file", type=Path, metavar="PATH", help="a YAML seed file (README.md)")
 
-    token = commands.add_parser("token", help="print a bearer token (development only)")
-    token.add_argument("username")
-    token.set_defaults(command=_token)
-
-    policy = commands.add_parser("policy", help="policy tools").add_subparsers(required=True)
-    policy.add_parser("check", help="fail unless policy and schema match").set_defaults(
-        command=_policy_check
+    token = _command(
+        commands, "token", _token, "print a bearer token (development only)", _development_existing
     )
+    token.add_argument("username", help="a user of the database")
 
-    audit = commands.add_parser("audit", help="access-log tools").add_subparsers(required=True)
-    verify = audit.add_parser("verify", help="check the hash chain")
+    policy = _group(commands, "policy", "policy tools")
+    _command(policy, "check", _policy_check, "fail unless policy and schema match")
+
+    audit = _group(commands, "audit", "access-log tools")
+    verify = _command(audit, "verify", _audit_verify, "check the hash chain", _existing)
     verify.add_argument(
-        "--anchor", help="SEQ:HASH printed by an earlier verify; it must still be in the chain"
+        "--anchor",
+        metavar="SEQ:HASH",
+        help="printed by an earlier verify; it must still be in the chain",
     )
-    verify.set_defaults(command=_audit_verify)
     _export_parser(audit)
 
-    outbox = commands.add_parser("outbox", help="emails and letters").add_subparsers(required=True)
-    listing = outbox.add_parser("list", help="print messages (default: pending), bodies included")
-    listing.add_argument("--status", action="append", choices=["PENDING", "SENT", "FAILED"])
-    listing.add_argument("--limit", type=int, default=100)
-    listing.set_defaults(command=_outbox_list)
-    outbox.add_parser("deliver", help="one delivery pass over SMTP").set_defaults(
-        command=_outbox_deliver
+    outbox = _group(commands, "outbox", "emails and letters")
+    listing = _command(
+        outbox,
+        "list",
+        _outbox_list,
+        "print messages (default: pending), bodies included",
+        _existing,
     )
-    reviews = commands.add_parser("reviews", help="access reviews").add_subparsers(required=True)
-    reviews.add_parser(
-        "enforce", help="R15: expire overdue access reviews (one pass, for a scheduler)"
-    ).set_defaults(command=_reviews_enforce)
-    return parser
+    listing.add_argument(
+        "--status",
+        action="append",
+        choices=["PENDING", "SENT", "FAILED"],
+        help="only messages in this status (repeat for several; default PENDING)",
+    )
+    listing.add_argument(
+        "--limit", type=int, default=100, help="print at most this many (%(default)s)"
+    )
+    _command(outbox, "deliver", _outbox_deliver, "one delivery pass over SMTP", _existing)
+
+    reviews = _group(commands, "reviews", "access reviews")
+    _command(
+        reviews,
+        "enforce",
+        _reviews_enforce,
+        "R15: expire overdue access reviews (one pass, for a scheduler)",
+        _existing,
+    )
+    return root
 
 
-def _export_parser(audit: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _group(commands: Commands, name: str, summary: str) -> Commands:
+    return commands.add_parser(name, help=summary, description=summary).add_subparsers(
+        required=True, metavar="COMMAND"
+    )
+
+
+def _command(
+    commands: Commands,
+    name: str,
+    run: Command,
+    summary: str,
+    database: NeedsDatabase = lambda _args, _settings: None,
+) -> argparse.ArgumentParser:
+    command: argparse.ArgumentParser = commands.add_parser(name, help=summary, description=summary)
+    command.set_defaults(command=run, prog=command.prog, database=database)
+    return command
+
+
+def _existing(_args: argparse.Namespace, _settings: Settings) -> DatabaseUse:
+    return DatabaseUse.EXISTING
+
+
+def _creates(_args: argparse.Namespace, _settings: Settings) -> DatabaseUse:
+    return DatabaseUse.CREATE
+
+
+def _demo_creates(args: argparse.Namespace, _: Settings) -> DatabaseUse | None:
+    return DatabaseUse.CREATE if args.demo else None  # plain serve: /readyz tells
+
+
+def _development_existing(_: argparse.Namespace, settings: Settings) -> DatabaseUse | None:
+    return DatabaseUse.EXISTING if settings.is_development else None  # else refused unread
+
+
+def database_problem(url: str, need: DatabaseUse) -> str | None:
+    """Why the command cannot use the database, found before it starts: a SQLite file that
+    does not exist (a reading command would create an empty one) or a database not reached."""
+    path = _sqlite_file(url)
+    if path is not None and need is DatabaseUse.EXISTING and not path.exists():
+        where = "" if Path(make_url(url).database or "").is_absolute() else " in this directory"
+        return (
+            f"no database at {path} ({_shown(url)}{where}; not created, this command only "
+            "reads): run it where the database is, set GATEWAY_DATABASE_URL, or create it "
+            "with `gateway migrate`"
+        )
+    try:
+        if path is not None:  # sqlite3 itself: aiosqlite's failed connect outlives asyncio.run
+            sqlite3.connect(path).close()
+        else:
+            asyncio.run(_connect(url))
+    except (SQLAlchemyError, OSError, sqlite3.Error) as error:
+        return database_failure(url, error, connecting=True)
+    return None
+
+
+def database_failure(url: str, error: BaseException, *, connecting: bool) -> str:
+    """One line: what failed, at which URL (its password hidden), what to check."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    if connecting or isinstance(error, OSError):  # refused, unknown host, timed out
+        path = _sqlite_file(url)
+        check = (
+            f"check that the directory {path.parent} exists and is writable"
+            if path is not None
+            else "check that the server is running and reachable, and that the database "
+            "exists and accepts this user (GATEWAY_DATABASE_URL)"
+        )
+        return f"cannot connect to the database {_shown(url)} ({reason}): {check}"
+    return (
+        f"the database {_shown(url)} failed ({reason}): check that it is the gateway's "
+        "and that `gateway migrate` has brought its schema up to date"
+    )
+
+
+async def _connect(url: str) -> None:
+    from gateway.data import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect():
+            pass
+    finally:
+        await engine.dispose()
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("uri") == "true":  # file:...: SQLite's own syntax
+        return None
+    return Path(parsed.database).absolute()
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _export_parser(audit: Commands) -> None:
     """A4: the whole log by default; each option narrows it (the filters of ``accessLog``)."""
-    export = audit.add_parser(
-        "export", help="print the log (or the entries asked for) as JSON lines"
+    export = _command(
+        audit,
+        "export",
+        _audit_export,
+        "print the log (or the entries asked for) as JSON lines, in chain order",
+        _existing,
     )
     export.add_argument(
         "--since",
@@ -98,10 +250,9 @@ def _export_parser(audit: argparse._SubParsersAction[argparse.ArgumentParser]) -
     export.add_argument("--until", type=_time, help="ISO 8601; entries of requests before it")
     export.add_argument("--user", type=_log_id, help="the acting user's id")
     export.add_argument("--organization", type=_log_id, help="the organization's id")
-    export.add_argument("--object-type", help="e.g. User")
-    export.add_argument("--object-id")
-    export.add_argument("--field", help="e.g. email")
-    export.set_defaults(command=_audit_export)
+    export.add_argument("--object-type", help="the object's GraphQL type, e.g. User")
+    export.add_argument("--object-id", help="the object's id (with --object-type)")
+    export.add_argument("--field", help="the field read or changed, e.g. email")
 
 
 def _time(text: str) -> datetime:
@@ -129,6 +280,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from gateway.http import configure_logging, create_app
 
+    taken = _port_taken(args.host, args.port)
+    if taken:
+        print(f"{args.prog}: {taken}", file=sys.stderr)
+        return 1
     if args.demo:
         _migrate(args, settings)
         from gateway.seeding import seed_demo_if_empty
@@ -159,6 +314,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _exit_0(*_: object) -> None:
     raise SystemExit(0)
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Checked before migrating and seeding, with a hint uvicorn's own error lacks."""
+    try:
+        with socket.create_server((host, port)):  # SO_REUSEADDR, as uvicorn binds
+            return None
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            return None  # uvicorn reports anything else itself
+    return (
+        f"{host}:{port} is already in use (another gateway or scripts/demo?): stop it, "
+        f"or choose a free port, e.g. --port {port + 1}"
+    )
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
