@@ -78,9 +78,12 @@ class Settings(BaseSettings):
     smtp_from: str = "Provider Portal <no-reply@localhost>"
     outbox_max_attempts: int = 8  # then FAILED (kept, never deleted)
     outbox_retry_seconds: int = 60  # first retry delay, doubled after each failed attempt
+    # The portal front-end: the web application whose pages the emails and letters link to
+    # (/register, /activate, /recover-password; gateway.domain.portal_links). The gateway
+    # serves the API only: these paths answer 404 on it.
+    portal_url: str = "http://localhost:3000"
     # R2: invitations to register.
     invitation_ttl_days: int = 14
-    registration_url: str = "http://localhost:8000/register"  # the invitation link's page
     # R14: passwords, lockout and sessions (gateway.auth.passwords, gateway.domain.sign_in).
     password_min_length: int = 12
     # argon2id cost; production refuses less than OWASP's minimum (19 MiB, 2 passes).
@@ -101,7 +104,6 @@ class Settings(BaseSettings):
     activation_code_ttl_days: int = 15
     activation_max_attempts: int = 5  # wrong codes before the code is spent (then re-issue)
     activation_limit_per_address: str = "10/hour"  # activateAccount, requestActivationCode
-    activation_url: str = "http://localhost:8000/activate"  # the page the letter names
     # Partner billing systems: OAuth2 client credentials at /oauth/token (gateway.http.oauth).
     partner_token_minutes: int = 15
     oauth_limit_per_client: str = "30/minute"
@@ -116,7 +118,6 @@ class Settings(BaseSettings):
     login_limit_per_address: str = "30/minute"
     recovery_limit_per_address: str = "5/hour"  # requestPasswordRecovery and recoverPassword
     registration_limit_per_address: str = "20/hour"  # registerUser: no mass account creation
-    recovery_url: str = "http://localhost:8000/recover-password"  # the email link's page
     # R12, R15: access reviews and dormant accounts.
     review_interval_days: int = 90  # an organization without a completed review since is overdue
     review_response_days: int = 30  # a review's deadline, counted from its start
@@ -140,6 +141,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"not organization roles: {', '.join(unknown)}")
         return roles
+
+    @field_validator("portal_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// address")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

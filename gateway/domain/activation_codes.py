@@ -22,6 +22,7 @@ from gateway.audit import AccountEvent
 from gateway.audit import events as events
 from gateway.auth import hash_password, verify_password
 from gateway.catalog import OrganizationStatus
+from gateway.domain.portal_links import ACTIVATE, portal_link
 from gateway.errors import BadUserInput, GatewayError
 from gateway.models import ActivationCode, Organization, User
 from gateway.settings import Settings
@@ -214,6 +215,7 @@ async def _mail_letter(
     settings: Settings,
 ) -> None:
     """R1 (seed 004): by post to the correspondence address, never by email."""
+    page = portal_link(settings, ACTIVATE)
     address = [
         organization.name,
         "Attn: master account holder",
@@ -235,7 +237,7 @@ async def _mail_letter(
             f"(provider ID {organization.provider_id}) on the provider portal, with the "
             f"username {holder.username}.\n\nThe authentication code:\n\n"
             f"    {code}\n\nEnter it exactly as shown, with your username and password, at "
-            f"{settings.activation_url} by {expires:%B %d, %Y}. It works once. If it expires, "
+            f"{page} by {expires:%B %d, %Y}. It works once. If it expires, "
             "ask for a new one on the same page or from the help desk.\n\nIf nobody at your "
             "office registered, tell the help desk: nobody can use the account without this "
             "letter, and the help desk can release the organization for its rightful holder.\n"

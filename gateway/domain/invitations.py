@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway import outbox
 from gateway.catalog import MembershipStatus
 from gateway.domain.members import lock_organization
+from gateway.domain.portal_links import REGISTER, portal_link
 from gateway.domain.rules import conflict, violation
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.models import Invitation, Membership, Organization, User, utcnow
@@ -260,7 +260,9 @@ async def _send(
         channel=outbox.Channel.EMAIL,
         recipient=invitation.email,
         subject=subject,
-        body=_invitation_text(organization, invitation, sender_name, _link(settings, token)),
+        body=_invitation_text(
+            organization, invitation, sender_name, portal_link(settings, REGISTER, invitation=token)
+        ),
         organization_id=organization.id,
     )
     if sender is None:
@@ -276,11 +278,6 @@ async def _send(
         + _invitation_text(organization, invitation, sender_name, withheld),
         organization_id=organization.id,
     )
-
-
-def _link(settings: Settings, token: str) -> str:
-    separator = "&" if "?" in settings.registration_url else "?"
-    return f"{settings.registration_url}{separator}{urlencode({'invitation': token})}"
 
 
 def _invitation_text(

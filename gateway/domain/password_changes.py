@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +28,7 @@ from gateway.domain.credentials import (
     find_by_login,
     new_secret,
 )
+from gateway.domain.portal_links import RECOVER_PASSWORD, portal_link
 from gateway.domain.rules import violation
 from gateway.domain.sessions import IssuedSession, open_session
 from gateway.errors import BadUserInput, GatewayError
@@ -193,8 +193,7 @@ def bad_link() -> GatewayError:
 async def _send(
     session: AsyncSession, account: Account, token: str, settings: Settings, expires: datetime
 ) -> None:
-    separator = "&" if "?" in settings.recovery_url else "?"
-    link = f"{settings.recovery_url}{separator}{urlencode({'token': token})}"
+    link = portal_link(settings, RECOVER_PASSWORD, token=token)
     await outbox.enqueue(
         session,
         kind=outbox.OutboxKind.RECOVERY,
