@@ -1,23 +1,40 @@
-"""The README's examples work as written: the seed file and the administration walkthrough."""
+"""The README's examples work as written: the seed file, the walkthroughs, the access-log
+queries with the dates its commands print, its command lines and the production settings."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import os
 import re
+import shlex
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from gateway.cli import parser
 from gateway.data.db import Database
 from gateway.http.app import create_app
 from gateway.migrate import upgrade
 from gateway.models import OutboxMessage
 from gateway.seeding import seed_demo, seed_file
-from gateway.settings import Settings
+from gateway.settings import Settings, settings_problems
 from tests.support import Api
-from tests.support.readme import README, walkthrough_steps
+from tests.support.readme import (
+    README,
+    date_commands,
+    gateway_arguments,
+    graphql_operation,
+    run_date,
+    section,
+    shell_lines,
+    walkthrough_steps,
+)
 
 
 def test_readme_seed_example_loads(tmp_path: Path) -> None:
@@ -46,6 +63,7 @@ async def test_readme_administration_walkthrough_works_as_written(tmp_path: Path
             assert [who for who, _ in steps] == [
                 "office",
                 "anonymous",
+                "newcomer",  # the aside: a user who registered on their own asks to join
                 "admin",
                 "admin",
                 "admin",
@@ -64,13 +82,16 @@ async def test_readme_administration_walkthrough_works_as_written(tmp_path: Path
                     filled["PASTE-REQUEST-ID"] = body["data"]["registerUser"]["accessRequestId"]
     finally:
         await app.state.runtime.db.dispose()
-    approved = results[3]["approveAccessRequest"]
+    assert results[2]["requestAccess"]["status"] == "REQUESTED"
+    requests = results[3]["organization"]["accessRequests"]["edges"]
+    assert {e["node"]["user"]["name"] for e in requests} == {"Pat Newhire", "Nora Newcomer"}
+    approved = results[4]["approveAccessRequest"]
     assert approved["providers"] == [{"name": "Dr. Ada Smith"}]
-    assert results[4]["updateMemberAccess"]["etools"] == [
+    assert results[5]["updateMemberAccess"]["etools"] == [
         {"code": "AUTHORIZATION_MANAGER"},
         {"code": "ONLINE_SERVICES"},
     ]
-    assert results[5]["removeMember"] == {"status": "REMOVED"}
+    assert results[6]["removeMember"] == {"status": "REMOVED"}
 
 
 async def _invitation_token(settings: Settings) -> str:
@@ -127,3 +148,87 @@ async def _activation_code(settings: Settings) -> str:
     match = re.search(r"^    ([A-Z0-9]{12})$", letter, re.MULTILINE)
     assert match is not None
     return match.group(1)
+
+
+async def test_readme_access_log_queries_find_what_was_read_with_the_dates_shown(
+    tmp_path: Path,
+) -> None:
+    """The dates the README's commands print make windows the gateway accepts, and they find
+    the reads of the Dashboard query the reader ran as ``admin``."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    await asyncio.to_thread(upgrade, settings)
+    await seed_demo(settings)
+    thirty_days_ago, yesterday, tomorrow, *_ = (
+        run_date(command) for command in date_commands(section("Querying the access log"))
+    )
+    app = create_app(settings)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://demo.test"
+        ) as client:
+            api = Api(client, settings)
+            # Some of it is FORBIDDEN to admin (that is its point); the rest is read and logged.
+            dashboard = await api.query(graphql_operation("Dashboard"), as_user="admin")
+            assert dashboard["data"]["me"]["username"] == "admin"
+            asked = {
+                ("WhoReadEmail", "secofficer"): {"since": thirty_days_ago},
+                ("DaysOfUser", "secofficer"): {"since": yesterday, "until": tomorrow},
+                ("WhoReadEmailAtSunrise", "admin"): {"since": thirty_days_ago},
+            }
+            for (name, who), variables in asked.items():
+                body = await api.query(graphql_operation(name), as_user=who, variables=variables)
+                assert "errors" not in body, (name, body)
+                assert body["data"]["accessLog"]["edges"], name
+    finally:
+        await app.state.runtime.db.dispose()
+
+
+def test_every_gateway_command_line_shown_parses() -> None:
+    """``.venv/bin/gateway ...`` and ``scripts/demo ...`` lines, parsed by the real parser
+    (an unknown command or option exits)."""
+    shown = [args for line in shell_lines() if (args := gateway_arguments(line)) is not None]
+    assert ["serve", "--demo", "--port", "8001"] in shown
+    assert len(shown) >= 7
+    for arguments in shown:
+        parser().parse_args(arguments)
+
+
+def test_no_shell_line_calls_gateway_from_the_path() -> None:
+    """The README calls ``.venv/bin/gateway``: a bare ``gateway`` is not on a new user's PATH."""
+    for line in shell_lines():
+        words = shlex.split(line.replace("$(", "$( "), comments=True)
+        assert "gateway" not in words and "$(gateway" not in line, line
+
+
+def test_scripts_demo_takes_the_options_of_gateway_serve() -> None:
+    script = README.parent / "scripts" / "demo"
+    assert script.read_text().strip().splitlines()[-1] == 'exec .venv/bin/gateway serve --demo "$@"'
+
+
+@pytest.mark.parametrize("command", sorted(set(date_commands())))
+def test_every_date_command_shown_prints_a_time(command: str) -> None:
+    printed = run_date(command)
+    assert datetime.fromisoformat(printed), printed
+
+
+def test_the_production_settings_shown_are_all_it_requires(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = section("In production")
+    exported = dict(
+        word.split("=", 1)
+        for line in shell_lines(text)
+        if line.startswith("export ")
+        for word in shlex.split(line, comments=True)[1:]
+    )
+    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
+        monkeypatch.delenv(name)
+    for name, value in exported.items():
+        monkeypatch.setenv(name, value)
+    Settings()  # starts with exactly these
+    checked = set(re.findall(r"GATEWAY_[A-Z_]+", inspect.getsource(Settings._production_problems)))
+    assert checked <= set(re.findall(r"GATEWAY_[A-Z_]+", text))  # every one named there
+    for name in sorted(checked & exported.keys()):
+        monkeypatch.delenv(name)
+        with pytest.raises(ValidationError) as refused:
+            Settings()
+        assert any(name in problem for problem in settings_problems(refused.value)), name
+        monkeypatch.setenv(name, exported[name])
