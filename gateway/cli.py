@@ -56,12 +56,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     database: DatabaseUse | None = args.database(args, settings)
     if database is None:
         return command(args, settings)
-    problem = database_problem(settings.database_url, database)
+    problem = sqlite_problem(settings.database_url, database)
     if problem is None:
         try:
             return command(args, settings)
         except (SQLAlchemyError, OSError) as error:  # OSError: asyncpg's refused connection
-            problem = database_failure(settings.database_url, error, connecting=False)
+            problem = database_failure(settings.database_url, error)
     print(f"{args.prog}: {problem}", file=sys.stderr)
     return 1
 
@@ -168,11 +168,14 @@ def _development_existing(_: argparse.Namespace, settings: Settings) -> Database
     return DatabaseUse.EXISTING if settings.is_development else None  # else refused unread
 
 
-def database_problem(url: str, need: DatabaseUse) -> str | None:
-    """Why the command cannot use the database, found before it starts: a SQLite file that
-    does not exist (a reading command would create an empty one) or a database not reached."""
+def sqlite_problem(url: str, need: DatabaseUse) -> str | None:
+    """Why a SQLite database cannot be used, found before the command starts: a file that does
+    not exist (a reading command would create an empty one) or cannot be opened (asked of
+    sqlite3 itself: aiosqlite's failed connect outlives the command's event loop)."""
     path = _sqlite_file(url)
-    if path is not None and need is DatabaseUse.EXISTING and not path.exists():
+    if path is None:
+        return None
+    if need is DatabaseUse.EXISTING and not path.exists():
         where = "" if Path(make_url(url).database or "").is_absolute() else " in this directory"
         return (
             f"no database at {path} ({_shown(url)}{where}; not created, this command only "
@@ -180,32 +183,44 @@ def database_problem(url: str, need: DatabaseUse) -> str | None:
             "with `gateway migrate`"
         )
     try:
-        if path is not None:  # sqlite3 itself: aiosqlite's failed connect outlives asyncio.run
-            sqlite3.connect(path).close()
-        else:
-            asyncio.run(_connect(url))
-    except (SQLAlchemyError, OSError, sqlite3.Error) as error:
-        return database_failure(url, error, connecting=True)
+        sqlite3.connect(path).close()
+    except sqlite3.Error as error:
+        return _unreachable(url, _reason(error))
     return None
 
 
-def database_failure(url: str, error: BaseException, *, connecting: bool) -> str:
-    """One line: what failed, at which URL (its password hidden), what to check."""
-    cause = error.orig if isinstance(error, DBAPIError) else error
-    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-    if connecting or isinstance(error, OSError):  # refused, unknown host, timed out
-        path = _sqlite_file(url)
-        check = (
-            f"check that the directory {path.parent} exists and is writable"
-            if path is not None
-            else "check that the server is running and reachable, and that the database "
-            "exists and accepts this user (GATEWAY_DATABASE_URL)"
-        )
-        return f"cannot connect to the database {_shown(url)} ({reason}): {check}"
+def database_failure(url: str, error: SQLAlchemyError | OSError) -> str:
+    """One line: what failed, at which URL (its password hidden), what to check. Whether the
+    database could not be reached is asked again: its errors do not all say so."""
+    reason = _reason(error)
+    try:
+        asyncio.run(_connect(url))
+    except (SQLAlchemyError, OSError) as unreachable:
+        return _unreachable(url, _reason(unreachable))
+    if isinstance(error, OSError):  # lost on the way
+        return _unreachable(url, reason)
     return (
         f"the database {_shown(url)} failed ({reason}): check that it is the gateway's "
         "and that `gateway migrate` has brought its schema up to date"
     )
+
+
+def _unreachable(url: str, reason: str) -> str:
+    path = _sqlite_file(url)
+    check = (
+        f"check that the directory {path.parent} exists and is writable"
+        if path is not None
+        else "check that the server is running and reachable, and that the database "
+        "exists and accepts this user (GATEWAY_DATABASE_URL)"
+    )
+    return f"cannot connect to the database {_shown(url)} ({reason}): {check}"
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own first line (SQLAlchemy's adds the statement and its parameters)."""
+    cause = (error.orig if isinstance(error, DBAPIError) else None) or error
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 async def _connect(url: str) -> None:
@@ -353,19 +368,13 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from gateway.auth import current_version, mint_token
 
     if not settings.is_development:
         print("gateway token: refused outside development (GATEWAY_ENV)", file=sys.stderr)
         return 2
     # The token names the user's current token version, so signing out revokes it too (R14).
-    try:
-        version = asyncio.run(current_version(settings, args.username))
-    except SQLAlchemyError:
-        print("gateway token: cannot read the users (run `gateway migrate`?)", file=sys.stderr)
-        return 1
+    version = asyncio.run(current_version(settings, args.username))
     if version is None:
         print(f"gateway token: no user {args.username!r} in the database", file=sys.stderr)
         return 1

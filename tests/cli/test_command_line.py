@@ -110,12 +110,16 @@ def test_migrate_creates_the_sqlite_file_the_readers_then_use(
     assert main(["outbox", "list"]) == 0
 
 
+@pytest.mark.parametrize("argv", READING_COMMANDS, ids=" ".join)
 def test_a_database_without_the_gateways_schema_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "other.db").touch()  # an empty SQLite database: no tables
     url = f"sqlite+aiosqlite:///{tmp_path}/other.db"
-    status, err = run(["audit", "verify"], url, monkeypatch, capsys)
+    status, err = run(argv, url, monkeypatch, capsys)
     assert status == 1
     assert err.count("\n") == 1, err
     assert "no such table" in err and "gateway migrate" in err
