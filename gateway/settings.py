@@ -8,7 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.catalog import ORGANIZATION_ROLES
@@ -131,6 +138,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otel_exporter: Literal["otlp", "console"] | None = None
     shutdown_grace_seconds: PositiveInt = 30  # SIGTERM: how long in-flight requests may finish
+    # Python's collector, once the app has started: what start-up made is frozen out of its
+    # scans, and the youngest generation is collected after this many allocations (Python's
+    # default is 700, which a request's short-lived objects pass many times over); 0 leaves
+    # Python's default alone.
+    gc_threshold: NonNegativeInt = 50_000
 
     @field_validator("totp_required_roles", mode="before")
     @classmethod

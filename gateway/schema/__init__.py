@@ -7,13 +7,13 @@ from functools import partial
 
 import strawberry
 from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from gateway.authz import Enforcement
 from gateway.errors import GatewayError
 from gateway.schema.agencies import AgencyGrant
-from gateway.schema.limits import DocumentLimiter, DocumentLimits
+from gateway.schema.limits import DOCUMENTS_KEPT, DocumentLimiter, DocumentLimits
 from gateway.schema.mutations import Mutation
 from gateway.schema.query import Query
 from gateway.settings import Settings
@@ -43,6 +43,7 @@ def _is_answer(error: GraphQLError) -> bool:
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         partial(DocumentLimiter, DocumentLimits.of(settings)),
+        partial(ValidationCache, maxsize=DOCUMENTS_KEPT),
     ]
     if settings.enforce:
         extensions.append(Enforcement)

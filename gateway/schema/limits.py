@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from graphql import (
     DocumentNode,
@@ -157,8 +158,15 @@ def refusal(document: DocumentNode, limits: DocumentLimits) -> str | None:
     return next((why.format(limit) for value, limit, why in checks if value > limit), None)
 
 
+DOCUMENTS_KEPT = 256  # parsed (here) and validated (ValidationCache) documents per process
+
+
+@lru_cache(maxsize=DOCUMENTS_KEPT)
 def parse_within(query: str, limits: DocumentLimits) -> DocumentNode:
-    """The parsed document, or QueryTooComplex when it is larger than the limits allow."""
+    """The parsed document, or QueryTooComplex when it is larger than the limits allow.
+
+    Memoized: clients send the same documents again and again, and nothing changes a parsed
+    document (a refusal is raised, never cached)."""
     try:
         document = parse(query, max_tokens=limits.tokens)
     except GraphQLSyntaxError as error:
