@@ -12,8 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from gateway.http import graphiql
 from gateway.http.body import BodyLimit
 from gateway.http.oauth import token_endpoint
 from gateway.http.request_log import RequestLog
@@ -52,20 +53,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if application.state.tracing is not None:
             application.state.tracing.close()
 
-    app = Starlette(
-        routes=[
-            Route(
-                "/graphql",
-                BodyLimit(graphql, max_bytes=runtime.settings.max_body_bytes),
-                methods=["GET", "POST"],
-            ),
-            Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route(
+            "/graphql",
+            BodyLimit(graphql, max_bytes=runtime.settings.max_body_bytes),
+            methods=["GET", "POST"],
+        ),
+        Route("/oauth/token", token_endpoint(runtime), methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+    ]
+    if runtime.settings.is_development:  # GraphiQL's page and assets; production has neither
+        routes.append(graphiql.assets())
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestLog)
     app.state.tracing = install_tracing(app, runtime.db, runtime.settings)  # outermost
     app.state.runtime = runtime

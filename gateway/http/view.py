@@ -20,7 +20,7 @@ from gateway.authz import Decisions
 from gateway.context import Context
 from gateway.data import Loaders, database_unavailable, statement_count
 from gateway.errors import ErrorCode, Unavailable
-from gateway.http import body, metrics
+from gateway.http import body, graphiql, metrics
 from gateway.http.request_log import remember_trail
 from gateway.models import utcnow
 from gateway.runtime import Runtime
@@ -61,6 +61,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         for item in parsed if isinstance(parsed, list) else [parsed]:
             body.check_operation_name(item.operation_name)
         return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our own GraphiQL page: its assets are the gateway's, not a CDN's."""
+        return graphiql.page()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
