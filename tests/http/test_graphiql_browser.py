@@ -102,6 +102,7 @@ async def type_into(page: Page, editor: str, text: str) -> None:
 async def test_graphiql_runs_the_readme_dashboard_query_offline(
     demo: str, demo_env: dict[str, str], tmp_path: Path
 ) -> None:
+    assert Path(CHROMIUM).is_file(), "apt-get install chromium (.ci/run does)"
     token = demo_token(demo_env, "admin")
     elsewhere: list[str] = []
     console_errors: list[str] = []
