@@ -76,6 +76,12 @@ def demo(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
             process.wait(timeout=30)
 
 
+def installed_chromium() -> str:
+    """Debian's Chromium: never skipped, never downloaded by Playwright."""
+    assert Path(CHROMIUM).is_file(), "apt-get install chromium (.ci/run does)"
+    return CHROMIUM
+
+
 def demo_token(env: dict[str, str], username: str) -> str:
     """``gateway token USERNAME``, as the README has the reader mint one."""
     command = [sys.executable, "-m", "gateway.cli", "token", username]
@@ -102,7 +108,6 @@ async def type_into(page: Page, editor: str, text: str) -> None:
 async def test_graphiql_runs_the_readme_dashboard_query_offline(
     demo: str, demo_env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert Path(CHROMIUM).is_file(), "apt-get install chromium (.ci/run does)"
     token = demo_token(demo_env, "admin")
     elsewhere: list[str] = []
     console_errors: list[str] = []
@@ -119,7 +124,9 @@ async def test_graphiql_runs_the_readme_dashboard_query_offline(
             console_errors.append(message.text)
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=installed_chromium(), args=CHROMIUM_ARGS
+        )
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("console", record_errors)
