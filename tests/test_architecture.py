@@ -215,3 +215,15 @@ def test_each_rule_fails_on_what_it_forbids(rule: str, where: str, code: str) ->
 def test_a_rule_allows_its_own_package() -> None:
     inside = Module("audit/chain.py", ast.parse("def f(t): t.mark_written(); t._rows.clear()"))
     assert recording_outside_audit(inside) == []
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    """A test module imports no other test module: what two tests share lives in support."""
+    tests = PACKAGE.parent / "tests"
+    borrowed = {
+        path.relative_to(tests).as_posix(): source
+        for path in tests.rglob("test_*.py")
+        for source, _ in imported(Module(path.name, ast.parse(path.read_text())))
+        if source.startswith("tests.") and not source.startswith("tests.support")
+    }
+    assert borrowed == {}

@@ -38,9 +38,7 @@ def pinned(lock: str) -> dict[str, tuple[Version, int]]:
     return packages
 
 
-@pytest.mark.parametrize(
-    ("lock", "extras"), [("demo.lock", ()), ("test.lock", ("test", "otel"))]
-)
+@pytest.mark.parametrize(("lock", "extras"), [("demo.lock", ()), ("test.lock", ("test", "otel"))])
 def test_the_lock_pins_every_declared_requirement_within_its_bounds_with_hashes(
     lock: str, extras: tuple[str, ...]
 ) -> None:

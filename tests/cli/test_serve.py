@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -18,27 +14,7 @@ from gateway.data.db import Database
 from gateway.models import AccessLogRequest
 from gateway.settings import Settings
 from tests.support import World
-
-STARTUP_GUARD_SECONDS = 60  # a hang guard: the server is normally up in two or three
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_GUARD_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gateway serve exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("gateway serve did not answer /healthz")
+from tests.support.server import serving
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +22,6 @@ def served(
     settings: Settings, world: World, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``gateway serve`` on a free port, told not to trust X-Forwarded-For."""
-    port = free_port()
     env = {
         **os.environ,
         "GATEWAY_ENV": "development",
@@ -54,18 +29,8 @@ def served(
         "GATEWAY_AUDIT_KEY": settings.audit_key or "",
         "GATEWAY_TRUST_FORWARDED_FOR": "false",
     }
-    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
-    with (tmp_path_factory.mktemp("serve") / "serve.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own command line
-            command, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with serving(env, tmp_path_factory.mktemp("serve") / "serve.log") as url:
+        yield url
 
 
 async def logged_address(db: Database, response: httpx.Response) -> str | None:

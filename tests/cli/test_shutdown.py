@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from gateway.auth.tokens import mint_token
 from gateway.data.db import Database
 from gateway.models import AccessLogRequest
 from gateway.settings import Settings
-from tests.cli.test_serve import free_port, wait_until_up
-from tests.http.test_timeouts import log_head_locked
 from tests.support import World
+from tests.support.database import log_head_locked
+from tests.support.server import free_port, start, wait_until_up
 
 HANG_GUARD_SECONDS = 60  # not a timing assertion: each step normally takes a fraction of a second
 PRODUCTION = {
@@ -45,11 +44,7 @@ def serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
         "GATEWAY_DATABASE_URL": settings.database_url,
         "GATEWAY_AUDIT_KEY": settings.audit_key or "",
     }
-    command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
-    with log.open("wb") as output:
-        return subprocess.Popen(  # noqa: S603 - our own command line
-            command, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+    return start(env, port, log)
 
 
 async def pause(what: str, deadline: float) -> None:

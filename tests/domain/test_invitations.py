@@ -12,8 +12,6 @@ from sqlalchemy import select, text
 
 from gateway.data.db import Database
 from gateway.domain.invitations import (
-    InvitationKind,
-    InvitationRequest,
     accept_invitation,
     effective_status,
     hash_token,
@@ -24,7 +22,7 @@ from gateway.models import Invitation, OutboxMessage, utcnow
 from gateway.settings import Settings
 from tests.support import JSON, Api, World, error_of, errors_at, role_table
 from tests.support.database import outbox_of
-from tests.support.factories import Org, make_org
+from tests.support.factories import Org, make_org, request_for
 
 INVITE = """mutation Invite($org: ID!, $input: InviteUserInput!) {
   inviteUser(organizationId: $org, input: $input) {
@@ -43,11 +41,6 @@ TOKEN = re.compile(r"[?&]invitation=([A-Za-z0-9_-]+)")
 def invitation_input(email: str, confirmation: str | None = None, **more: str) -> JSON:
     fields = {"name": "Jane Doe", "email": email, "kind": "OFFICE_STAFF", **more}
     return {**fields, "emailConfirmation": email if confirmation is None else confirmation}
-
-
-def request_for(email: str) -> InvitationRequest:
-    """An invitation request as the domain receives it, the address typed twice."""
-    return InvitationRequest("Jane Doe", email, email, InvitationKind.OFFICE_STAFF)
 
 
 async def invite(api: Api, org: Org, actor: str, email: str, **more: Any) -> JSON:

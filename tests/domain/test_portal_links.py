@@ -15,9 +15,8 @@ from gateway.domain.invitations import invite_user
 from gateway.domain.password_changes import request_recovery
 from gateway.models import Organization, OutboxMessage, utcnow
 from gateway.settings import Settings
-from tests.domain.test_invitations import request_for
 from tests.support.database import outbox_of
-from tests.support.factories import make_org, make_user
+from tests.support.factories import make_org, make_user, request_for
 
 PORTAL = "https://portal.plan.example.org/providers"
 LINK = re.compile(r"https?://\S+")

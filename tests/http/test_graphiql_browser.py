@@ -9,42 +9,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import ConsoleMessage, Page, Route, async_playwright
 
 from tests.support.readme import README
+from tests.support.server import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
-STARTUP_GUARD_SECONDS = 120  # a hang guard: migrating and loading the demo world takes seconds
 ANSWER_GUARD_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_GUARD_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gateway serve --demo exited"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("gateway serve --demo did not answer /healthz")
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +39,8 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``gateway serve --demo`` on a free port: the README's first step."""
-    port = free_port()
-    command = [sys.executable, "-m", "gateway.cli", "serve", "--demo", "--port", str(port)]
-    with (tmp_path_factory.mktemp("serve") / "serve.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own command line
-            command, env=demo_env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with serving(demo_env, tmp_path_factory.mktemp("serve") / "serve.log", "--demo") as url:
+        yield url
 
 
 def installed_chromium() -> str:

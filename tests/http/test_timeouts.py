@@ -4,15 +4,12 @@ within the lock timeout instead of waiting with it, and ``/readyz`` says not rea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from sqlalchemy import text
 
 from gateway.auth.tokens import mint_token
 from gateway.data.db import Database
 from gateway.settings import Settings
 from tests.support import World, app_client, codes
+from tests.support.database import log_head_locked
 
 # A hang guard, not a timing assertion: before the timeouts the request waited for the lock
 # as long as it was held (PostgreSQL) or 30 s (SQLite).
@@ -24,18 +21,6 @@ def impatient(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"database_lock_timeout_seconds": 0.5, "database_statement_timeout_seconds": 2}
     )
-
-
-@asynccontextmanager
-async def log_head_locked(db: Database) -> AsyncIterator[None]:
-    """Another connection holds the access log head's lock until the block ends: its row
-    lock on PostgreSQL, the database's write lock on SQLite."""
-    async with db.session() as session:
-        await session.execute(text("UPDATE access_log_head SET seq = seq WHERE id = 1"))
-        try:
-            yield
-        finally:
-            await session.rollback()
 
 
 async def test_readyz_is_unavailable_while_the_log_cannot_be_appended_to(

@@ -51,3 +51,15 @@ def counting(app: Starlette) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@asynccontextmanager
+async def log_head_locked(db: Database) -> AsyncIterator[None]:
+    """Another connection holds the access log head's lock until the block ends: its row
+    lock on PostgreSQL, the database's write lock on SQLite."""
+    async with db.session() as session:
+        await session.execute(text("UPDATE access_log_head SET seq = seq WHERE id = 1"))
+        try:
+            yield
+        finally:
+            await session.rollback()

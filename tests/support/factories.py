@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.data.db import Database
+from gateway.domain.invitations import InvitationKind, InvitationRequest
 from gateway.models import (
     AgencyGrant,
     AgencyGrantProvider,
@@ -195,3 +196,8 @@ async def _member(
         )
     org.members[username] = membership_id
     org.users[username] = user_id
+
+
+def request_for(email: str) -> InvitationRequest:
+    """An invitation request as the domain receives it, the address typed twice."""
+    return InvitationRequest("Jane Doe", email, email, InvitationKind.OFFICE_STAFF)
