@@ -191,6 +191,11 @@ class Settings(BaseSettings):
                 "production needs GATEWAY_AUDIT_KEY: without it anyone who can write the "
                 "database could re-forge the access-log chain"
             )
+        if "portal_url" not in self.model_fields_set:
+            yield (
+                "production needs GATEWAY_PORTAL_URL: invitation, activation and recovery "
+                "emails link to the portal's pages there"
+            )
         # Beside an OIDC provider the secret signs partner tokens only: no one signs in.
         if self.jwt_secret and not self.jwks_url and not self.totp_key:
             yield (

@@ -46,6 +46,7 @@ def test_token_is_refused_outside_development(
     monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-production-secret-of-some-length")
     monkeypatch.setenv("GATEWAY_AUDIT_KEY", "a-production-audit-key")
     monkeypatch.setenv("GATEWAY_TOTP_KEY", "a-production-totp-key")
+    monkeypatch.setenv("GATEWAY_PORTAL_URL", "https://portal.example.org")
     monkeypatch.delenv("GATEWAY_PASSWORD_HASH_TIME_COST")  # the suite's cheap hashing is
     monkeypatch.delenv("GATEWAY_PASSWORD_HASH_MEMORY_KIB")  # refused in production
     assert main(["token", "admin"]) == 2
@@ -73,6 +74,11 @@ def test_token_is_refused_outside_development(
         ({"GATEWAY_JWT_SECRET": "s"}, "GATEWAY_AUDIT_KEY"),
         # R14: signing users in itself, it stores second-factor secrets, encrypted with this.
         ({"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k"}, "GATEWAY_TOTP_KEY"),
+        # Emails must not send real people to a developer's localhost.
+        (
+            {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_TOTP_KEY": "t"},
+            "GATEWAY_PORTAL_URL",
+        ),
         (
             {"GATEWAY_JWT_SECRET": "s", "GATEWAY_AUDIT_KEY": "k", "GATEWAY_ENFORCE": "false"},
             "ENFORCE",
@@ -96,6 +102,7 @@ def test_production_refuses_to_start_half_configured(
     monkeypatch.setenv("GATEWAY_ENV", "production")
     for name in (
         "GATEWAY_JWT_SECRET", "GATEWAY_AUDIT_KEY", "GATEWAY_ENFORCE", "GATEWAY_TOTP_KEY",
+        "GATEWAY_PORTAL_URL",
         "GATEWAY_PASSWORD_HASH_TIME_COST", "GATEWAY_PASSWORD_HASH_MEMORY_KIB",
     ):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
@@ -126,6 +133,7 @@ def test_production_starts_with_an_external_identity_provider_instead_of_a_secre
         "GATEWAY_JWKS_URL": "https://idp.test/jwks",
         "GATEWAY_JWT_AUDIENCE": "gateway",
         "GATEWAY_JWT_ISSUER": "https://idp.test/",
+        "GATEWAY_PORTAL_URL": "https://portal.example.org",
     }.items():
         monkeypatch.setenv(name, value)
     assert main(["policy", "check"]) == 0

@@ -28,6 +28,7 @@ PRODUCTION = {
     "GATEWAY_ENV": "production",
     "GATEWAY_JWT_SECRET": "a-production-secret-of-32-bytes-at-least",
     "GATEWAY_TOTP_KEY": "a-production-totp-key-for-the-shutdown-test",
+    "GATEWAY_PORTAL_URL": "https://portal.example.org",
     "GATEWAY_PASSWORD_HASH_TIME_COST": "2",
     "GATEWAY_PASSWORD_HASH_MEMORY_KIB": "19456",
     # The request waits for the test's lock on the access log instead of answering 503.
