@@ -2,7 +2,7 @@
 
 - ``AuditTrail.record`` is how anything enters the log: the enforcement point records every
   field it decides, and sign-ins, the token endpoint and account changes record the events
-  declared once in ``events`` (``trail.record(events.SIGNED_IN.entry(), user_id)``).
+  declared once in ``events`` (``trail.record_event(events.SIGNED_IN, user_id)``).
 - ``AccessLogWriter.flush`` (before a response) and ``AccessLogWriter.transaction`` (a change
   and its entries together) are the only ways entries reach the database (A2).
 - ``verify_chain`` walks the hash chain (A3); ``search``, ``find_decision`` and

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.audit.entries import Entry, header_bytes, storable
+from gateway.audit.events import AccountEvent
 
 
 @dataclass(slots=True)
@@ -69,6 +70,16 @@ class AuditTrail:
     def entry_count(self) -> int:
         """Entries recorded and not yet written."""
         return len(self._rows)
+
+    def record_event(
+        self,
+        event: AccountEvent,
+        user_id: int | None,
+        organization_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Record an account event about user ``user_id`` (the entry's object)."""
+        self.record(event.entry(organization_id, detail), None if user_id is None else str(user_id))
 
     def amend(self, index: int, entry: Entry) -> None:
         """The execution recorded at ``index`` ended otherwise than it was decided (a rule

@@ -65,10 +65,7 @@ class Enforcement(SchemaExtension):
             return _next(root, info, *args, **kwargs)
         if decision is DENY:
             raise _refusal(context, decided, context.audit.decision_id(index))
-        value = _next(root, info, *args, **kwargs)
-        if isawaitable(value):
-            return _mask_later(value, decided.type_name, decided.field)
-        return masking.apply(decided.type_name, decided.field, value)
+        return _masked(decided, _next(root, info, *args, **kwargs))
 
     def on_execute(self) -> Iterator[None]:
         """A1: entries name the operation the document runs (whether or not the request named
@@ -99,11 +96,7 @@ def _resolve_root(
         raise _settled(context, decided, index, refused) from None
     if isawaitable(value):
         value = _outcome(context, decided, index, value)
-    if decided.verdict.decision is ALLOW:
-        return value
-    if isawaitable(value):
-        return _mask_later(value, decided.type_name, decided.field)
-    return masking.apply(decided.type_name, decided.field, value)
+    return value if decided.verdict.decision is ALLOW else _masked(decided, value)
 
 
 async def _outcome(
@@ -196,6 +189,13 @@ def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exce
     return Forbidden(
         f"Not allowed to {verb} {decided.type_name}.{decided.field}", decisionId=decision_id
     )
+
+
+def _masked(decided: FieldDecision, value: Any) -> Any:
+    """A masked read's value (now, or once the resolver's awaitable is done)."""
+    if isawaitable(value):
+        return _mask_later(value, decided.type_name, decided.field)
+    return masking.apply(decided.type_name, decided.field, value)
 
 
 async def _mask_later(value: Awaitable[Any], type_name: str, field: str) -> object:

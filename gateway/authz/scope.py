@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 SCOPE_ATTRIBUTE = "__gateway_scope__"
+KEPT_SCOPE = "_gateway_node_scope"  # an object's scope, once worked out
 
 
 class NodeScope(NamedTuple):
@@ -49,8 +50,19 @@ class ScopeRule:
     owner: Callable[[Any], int | None] | None = None
 
     def scope_of(self, obj: object, user_id: int | None) -> NodeScope:
+        """The object's scope, worked out at its first field and kept on it for the rest
+        (an object lives within one request, so one caller)."""
         if not self.organizations and self.owner is None:
             return ROOT_SCOPE
+        kept: NodeScope | None = obj.__dict__.get(KEPT_SCOPE)
+        if kept is None:
+            kept = obj.__dict__[KEPT_SCOPE] = self._work_out(obj, user_id)
+        return kept
+
+    def organizations_of(self, obj: object) -> tuple[int, ...]:
+        return self._work_out(obj, None).org_ids
+
+    def _work_out(self, obj: object, user_id: int | None) -> NodeScope:
         org_ids: tuple[int, ...] = ()
         for get in self.organizations:
             value = get(obj)
@@ -85,4 +97,4 @@ def organizations_of(obj: object) -> tuple[int, ...]:
     """The organizations ``obj`` is seen through: what an object reached from it inherits
     (a user reached through a membership is seen in the membership's organization)."""
     rule = declared_rule(type(obj))
-    return () if rule is None else rule.scope_of(obj, None).org_ids
+    return () if rule is None else rule.organizations_of(obj)

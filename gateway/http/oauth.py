@@ -168,9 +168,9 @@ def _record(
 ) -> None:
     """The event, about the client's service account and in its agency when the client is
     known; an unknown client_id is not logged (it may be a mistyped secret)."""
-    user_id = None if client is None else str(client.service_user_id)
+    user_id = None if client is None else client.service_user_id
     org_id = None if client is None else client.agency_id
-    log.record(event.entry(org_id, detail), user_id)
+    log.record_event(event, user_id, org_id, detail)
 
 
 def _unavailable() -> Response:

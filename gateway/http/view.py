@@ -87,7 +87,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         remember_trail(request, trail)
         if refused is not None:
-            trail.record(events.TOKEN_REFUSED.entry(detail=refused.refusal), None)
+            trail.record_event(events.TOKEN_REFUSED, None, detail=refused.refusal)
         decisions = Decisions(runtime.policy, caller)
         rows = decisions.row_scope()
         return Context(

@@ -51,9 +51,8 @@ def log_events(
     organization_id: int | None = None,
 ) -> None:
     """Record account events about user ``user_id`` in the request's audit trail (A1)."""
-    subject = None if user_id is None else str(user_id)
     for event in happened:
-        context.audit.record(event.entry(organization_id), subject)
+        context.audit.record_event(event, user_id, organization_id)
 
 
 async def rate_limited(context: Context, *limits: tuple[Limit, str | None]) -> None:
@@ -164,7 +163,7 @@ async def sign_in_attempt(
         async with context.write_transaction(counted) as session:
             claimed = await credentials.claim_attempt(session, account.id, context.settings)
             if claimed:
-                counted.record(events.ATTEMPT_COUNTED.entry(), str(account.id))
+                counted.record_event(events.ATTEMPT_COUNTED, account.id)
     code = second_factor.check_code(account, totp_code, context.settings, utcnow())  # R14
     return replace(await sign_in.attempt(account, password), claimed=claimed, code=code)
 

@@ -127,5 +127,5 @@ async def _check_code(context: Context, attempt: Attempt, code: str) -> CodeAtte
             session, open_code, context.settings, utcnow()
         )
         if claimed:
-            counted.record(events.CODE_ATTEMPT_COUNTED.entry(), str(account.id))
+            counted.record_event(events.CODE_ATTEMPT_COUNTED, account.id)
     return CodeAttempt(open_code, claimed, await activation_codes.code_matches(open_code, code))

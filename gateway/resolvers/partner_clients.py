@@ -13,7 +13,7 @@ from gateway.models import PartnerClient, utcnow
 
 def _record(context: Context, event: AccountEvent, client: PartnerClient) -> None:
     """A1: which client (its service account) the agency's admin changed."""
-    context.audit.record(event.entry(client.agency_id), str(client.service_user_id))
+    context.audit.record_event(event, client.service_user_id, client.agency_id)
 
 
 async def create_partner_client(context: Context, raw_org_id: str, name: str) -> Credentials:

@@ -28,7 +28,7 @@ async def begin_enrollment(context: Context) -> Enrollment:
         change = await second_factor.begin_enrollment(
             session, user_id=user_id, settings=context.settings
         )
-        context.audit.record(change.event.entry(), str(user_id))
+        context.audit.record_event(change.event, user_id)
     enrollment = _answered(change).enrollment
     assert enrollment is not None  # not refused
     return enrollment
@@ -40,7 +40,7 @@ async def confirm(context: Context, code: str) -> bool:
         change = await second_factor.confirm(
             session, user_id=user_id, code=code, settings=context.settings, now=utcnow()
         )
-        context.audit.record(change.event.entry(), str(user_id))
+        context.audit.record_event(change.event, user_id)
     _answered(change)
     return True
 
@@ -49,5 +49,5 @@ async def reset(context: Context, raw_user_id: str) -> bool:
     user_id = parse_id(raw_user_id, "User")
     async with context.write_transaction() as session:
         await second_factor.reset(session, user_id=user_id)
-        context.audit.record(events.SECOND_FACTOR_RESET.entry(), str(user_id))
+        context.audit.record_event(events.SECOND_FACTOR_RESET, user_id)
     return True

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import jwt
 import pytest
 from sqlalchemy import insert, text, update
 
 from gateway.auth.tokens import mint_token
 from gateway.data.db import Database
-from gateway.http.app import create_app
 from gateway.models import Membership, MembershipRole, User
 from gateway.settings import Environment, Settings
-from tests.support import JSON, Api, World
+from tests.support import JSON, Api, World, app_client
 
 SUNRISE, CANYON, DESERT = "Sunrise Family Practice", "Canyon Dental", "Desert Spine Chiropractic"
 ORG_NAME = "query($id: ID!) { organization(id: $id) { id name } }"
@@ -298,16 +296,9 @@ async def test_production_hides_graphiql_and_introspection_from_anonymous(
     production = settings.model_copy(
         update={"env": Environment.PRODUCTION, "jwt_secret": "a-production-secret-0123456789"}
     )
-    app = create_app(production)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://prod.test") as client:
-            ide = await client.get("/graphql", headers={"Accept": "text/html"})
-            schema = await client.post(
-                "/graphql", json={"query": "{ __schema { types { name } } }"}
-            )
-    finally:
-        await app.state.runtime.db.dispose()
+    async with app_client(production) as client:
+        ide = await client.get("/graphql", headers={"Accept": "text/html"})
+        schema = await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})
     assert ide.status_code == 404
     assert schema.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.http.app import create_app
 from gateway.settings import Environment, Settings
-from tests.support import Api, World
+from tests.support import Api, World, app_client
 
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "http" / "graphiql" / "static"
 
@@ -62,12 +61,7 @@ async def test_production_serves_neither_the_page_nor_its_assets(
     production = settings.model_copy(
         update={"env": Environment.PRODUCTION, "jwt_secret": "a-production-secret-0123456789"}
     )
-    app = create_app(production)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://prod.test") as client:
-            page = await client.get("/graphql", headers={"Accept": "text/html"})
-            asset = await client.get("/graphiql/start.js")
-    finally:
-        await app.state.runtime.db.dispose()
+    async with app_client(production) as client:
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        asset = await client.get("/graphiql/start.js")
     assert (page.status_code, asset.status_code) == (404, 404)
