@@ -13,6 +13,7 @@ from gateway.audit import AccessLogWriter
 from gateway.auth import Authenticator, Limiter
 from gateway.authz import PolicyTable, compile_policy
 from gateway.data import Database, Timeouts
+from gateway.reads import CompiledReads
 from gateway.schema import build_schema, schema_fields
 from gateway.settings import Settings
 
@@ -29,6 +30,7 @@ class Runtime:
     authenticator: Authenticator
     access_log: AccessLogWriter
     limiter: Limiter  # sign-in and recovery rate limits, shared by this process's requests
+    reads: CompiledReads  # read plans, compiled once per document (gateway.reads)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -42,6 +44,7 @@ class Runtime:
             authenticator=Authenticator(settings, db),
             access_log=AccessLogWriter(db, settings.chain_key),
             limiter=Limiter.create(settings),
+            reads=CompiledReads(schema._schema, settings, postgresql=not db.is_sqlite),
         )
 
     def reload_policy(self) -> None:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     access_log_window_max_days: int = 366
     # Authorization and the access log can only be switched off outside production (benchmarks).
     enforce: bool = True
+    # Queries the read planner compiles run as one SQL statement per root field (gateway.reads);
+    # false: every operation runs through the resolvers, the reference the planner is held to.
+    compiled_reads: bool = True
     page_size_max: int = 100
     page_size_default: int = 20
     max_query_depth: int = 12

@@ -6,20 +6,30 @@
   tables at start-up; ``check_policy`` is ``gateway policy check``.
 - ``scoped``: how each schema type declares the organizations its objects belong to.
 - ``masking``: how a masked read shows a value.
+- ``Disclosure``: the enforcement point's decisions applied to a compiled read's answer
+  (gateway.reads), object by object, with the shapes (``Shape``, ``Selected``) it walks.
 """
 
 from gateway.authz.check import check_policy
 from gateway.authz.decisions import Decisions
+from gateway.authz.disclosure import Disclosure, Kind, Root, Selected, Shape, Unanswerable
 from gateway.authz.enforcement import Enforcement
 from gateway.authz.policy import PolicyTable, compile_policy
-from gateway.authz.scope import organizations_of, scoped
+from gateway.authz.scope import declares_scope, organizations_of, scoped
 
 __all__ = [
     "Decisions",
+    "Disclosure",
     "Enforcement",
+    "Kind",
     "PolicyTable",
+    "Root",
+    "Selected",
+    "Shape",
+    "Unanswerable",
     "check_policy",
     "compile_policy",
+    "declares_scope",
     "organizations_of",
     "scoped",
 ]

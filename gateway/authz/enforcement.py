@@ -13,7 +13,7 @@ This runs once per resolved field, so it is kept to a dictionary lookup and an a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,7 @@ class Enforcement(SchemaExtension):
         if decision is ALLOW:
             return _next(root, info, *args, **kwargs)
         if decision is DENY:
-            raise _refusal(context, decided, context.audit.decision_id(index))
+            raise refusal(context, decided, context.audit.decision_id(index))
         return _masked(decided, _next(root, info, *args, **kwargs))
 
     def on_execute(self) -> Iterator[None]:
@@ -81,15 +81,15 @@ def _resolve_root(
     """A root field: decided in the organization its arguments name, logged with what it was
     asked about, and logged again as refused if its input or a rule refuses it (A1)."""
     context: Context = info.context
-    key = (_root_scope(kwargs), info.parent_type.name, info.field_name)
+    key = (root_scope(kwargs), info.parent_type.name, info.field_name)
     decided = context.authz.field(key)
     if not decided.recorded:
         return _introspection(_next, None, info, *args, **kwargs)
-    index = context.audit.record(decided.entry, storable(_root_object(kwargs), 64))
-    if _unstorable(kwargs):
+    index = context.audit.record(decided.entry, storable(root_object(kwargs), 64))
+    if unstorable(kwargs):
         raise _settled(context, decided, index, BadUserInput(UNSTORABLE_INPUT))
     if decided.verdict.decision is DENY:
-        raise _refusal(context, decided, context.audit.decision_id(index))
+        raise refusal(context, decided, context.audit.decision_id(index))
     try:
         value = _next(None, info, *args, **kwargs)
     except GatewayError as refused:
@@ -113,8 +113,14 @@ def _settled(
 ) -> GatewayError:
     """The field was allowed, but its input or a rule refused it (R6, NOT_FOUND, CONFLICT,
     ...): its entry records the refusal and its rule instead."""
+    context.audit.amend(index, settled_entry(decided, refused))
+    return refused
+
+
+def settled_entry(decided: FieldDecision, refused: GatewayError) -> Entry:
+    """The entry of an execution the policy allowed and its input or a rule refused."""
     code = (refused.extensions or {}).get("code", "")
-    outcome = Entry.of(
+    return Entry.of(
         organization_id=decided.entry.organization_id,
         object_type=decided.type_name,
         field=decided.field,
@@ -122,11 +128,9 @@ def _settled(
         allowed=False,
         rule=storable(f"{code}: {refused.message}", 200),
     )
-    context.audit.amend(index, outcome)
-    return refused
 
 
-def _root_scope(arguments: dict[str, Any]) -> NodeScope:
+def root_scope(arguments: Mapping[str, Any]) -> NodeScope:
     """A root field acting on an organization names it in ``organizationId``: its decision is
     made with the caller's roles there (a malformed id grants no organization's roles)."""
     raw = arguments.get("organizationId")
@@ -134,15 +138,15 @@ def _root_scope(arguments: dict[str, Any]) -> NodeScope:
     return ROOT_SCOPE if key is None else NodeScope((key,))
 
 
-def _unstorable(value: object) -> bool:
+def unstorable(value: object) -> bool:
     """NUL cannot be stored in PostgreSQL text, nor an unpaired surrogate in any UTF-8 text:
     such input is refused as bad input (both databases answer alike)."""
     if isinstance(value, str):
         return "\x00" in value or (not value.isascii() and not _encodes(value))
     if isinstance(value, dict):
-        return any(_unstorable(v) for v in value.values())
+        return any(unstorable(v) for v in value.values())
     if isinstance(value, list):
-        return any(_unstorable(v) for v in value)
+        return any(unstorable(v) for v in value)
     return False
 
 
@@ -154,7 +158,7 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _root_object(arguments: dict[str, Any]) -> str | None:
+def root_object(arguments: Mapping[str, Any]) -> str | None:
     """What a root field was asked about, for the log: "who looked up organization 7?"."""
     for name in (
         "id", "membershipId", "requestId", "grantId", "invitationId", "taxIdId", "reviewId",
@@ -178,7 +182,7 @@ def _introspection(
     return _next(root, info, *args, **kwargs)
 
 
-def _refusal(context: Context, decided: FieldDecision, decision_id: str) -> Exception:
+def refusal(context: Context, decided: FieldDecision, decision_id: str) -> GatewayError:
     if not context.caller.is_authenticated:
         return Unauthenticated("Authentication required", decisionId=decision_id)
     if context.caller.password_expired:

@@ -93,6 +93,12 @@ def declared_rule(cls: type) -> ScopeRule | None:
     return rule if isinstance(rule, ScopeRule) else None
 
 
+def declares_scope(cls: type) -> bool:
+    """Whether the type declares its scope (a compiled read of one that does not is left to
+    the resolvers, which refuse its every field)."""
+    return declared_rule(cls) is not None
+
+
 def organizations_of(obj: object) -> tuple[int, ...]:
     """The organizations ``obj`` is seen through: what an object reached from it inherits
     (a user reached through a membership is seen in the membership's organization)."""

@@ -140,5 +140,20 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def fetch_value(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        """One statement's single value (a compiled read's JSON), sent on the driver's own
+        connection: no transaction is begun or rolled back around one statement, which sees
+        one snapshot of the database by itself."""
+        counter = statement_count.get()
+        if counter is not None:
+            counter[0] += 1
+        async with self.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            if self.is_sqlite:
+                async with raw.execute(sql, parameters) as cursor:  # type: ignore[union-attr]
+                    row = await cursor.fetchone()
+                return None if row is None else row[0]
+            return await raw.fetchval(sql, *parameters)  # type: ignore[union-attr]
+
     async def dispose(self) -> None:
         await self.engine.dispose()

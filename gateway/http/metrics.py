@@ -15,3 +15,9 @@ ACCESS_LOG_ENTRIES = Histogram(
     "Access-log entries one GraphQL request appended",
     buckets=(0, 10, 50, 100, 250, 500, 1000, 2500, 5000),
 )
+READS = Counter(
+    "gateway_graphql_reads_total",
+    "GraphQL operations answered, by path: compiled (one statement per root field) or "
+    "resolvers (what the read planner does not compile)",
+    ["path"],
+)

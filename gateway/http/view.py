@@ -113,7 +113,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # Named as sent until the document is parsed; then as the document names it (A1).
         context.audit.operation = _operation_name(kwargs)
         try:
-            result = await super().execute_operation(*args, **kwargs)
+            result: Any = await self._compiled(kwargs, context)
+            if result is None:
+                result = await super().execute_operation(*args, **kwargs)
             metrics.ACCESS_LOG_ENTRIES.observe(context.audit.entry_count)
             if not await self.runtime.access_log.flush(context.audit):  # A2
                 metrics.REQUESTS.labels("unavailable").inc()
@@ -124,6 +126,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
             metrics.REQUESTS.labels("unavailable").inc()
             return self._unavailable(kwargs, "The gateway cannot reach its database")
         metrics.REQUESTS.labels("errors" if getattr(result, "errors", None) else "ok").inc()
+        return result
+
+    async def _compiled(self, kwargs: dict[str, Any], context: Context) -> ExecutionResult | None:
+        """A query the read planner compiles (gateway.reads); None: the resolvers answer."""
+        data = kwargs.get("request_data")
+        if not self.runtime.settings.compiled_reads:
+            return None
+        if not isinstance(data, GraphQLRequestData) or kwargs["request_adapter"].method != "POST":
+            return None
+        result = await self.runtime.reads.execute(
+            context, data.query, data.operation_name, data.variables
+        )
+        metrics.READS.labels("resolvers" if result is None else "compiled").inc()
         return result
 
     def _log_unavailable(
