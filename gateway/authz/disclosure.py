@@ -176,25 +176,27 @@ class Disclosure:
         own = shape.owner and row[1 + shape.orgs] == self.context.caller.user_id
         decisions = self._decisions(shape, orgs, own)
         answer: dict[str, Any] = {}
-        for selected, decided in zip(shape.fields, decisions, strict=True):
-            key = selected.key
-            if selected.kind is Kind.TYPENAME:
+        records = self.records
+        # The hot loop of a compiled read (once per field of every object): kept flat.
+        for selected, decided in zip(shape.fields, decisions):  # noqa: B905 - built together
+            key, kind = selected.key, selected.kind
+            if kind is Kind.TYPENAME:
                 answer[key] = shape.type_name
                 continue
-            at = (*path, key)
+            decision = ALLOW
             if decided is not None:
-                record = self._record(decided.entry, object_id)
+                records.append((decided.entry, object_id))
                 decision = decided.verdict.decision
                 if decision is DENY:
-                    self._deny(selected, at, decided, record)
+                    self._deny(selected, (*path, key), decided, len(records) - 1)
                     answer[key] = None
                     continue
-                value = self._value(selected, row[selected.position], at)
-                if decision is not ALLOW:
-                    value = self._mask(selected, shape.type_name, value)
-                answer[key] = value
-            else:
-                answer[key] = self._value(selected, row[selected.position], at)
+            value = row[selected.position]
+            if kind is not Kind.VALUE and value is not None:
+                value = self._value(selected, value, (*path, key))
+            if decision is not ALLOW:
+                value = self._mask(selected, shape.type_name, value)
+            answer[key] = value
         return answer
 
     def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -140,10 +141,10 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
-    async def fetch_value(self, sql: str, parameters: tuple[Any, ...]) -> Any:
-        """One statement's single value (a compiled read's JSON), sent on the driver's own
-        connection: no transaction is begun or rolled back around one statement, which sees
-        one snapshot of the database by itself."""
+    async def fetch_json(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        """One statement's single JSON value (a compiled read's answer), decoded; None when
+        it found no row. Sent on the driver's own connection: no transaction is begun or
+        rolled back around one statement, which sees one snapshot of the database by itself."""
         counter = statement_count.get()
         if counter is not None:
             counter[0] += 1
@@ -152,8 +153,10 @@ class Database:
             if self.is_sqlite:
                 async with raw.execute(sql, parameters) as cursor:  # type: ignore[union-attr]
                     row = await cursor.fetchone()
-                return None if row is None else row[0]
-            return await raw.fetchval(sql, *parameters)  # type: ignore[union-attr]
+                value = None if row is None else row[0]
+            else:  # SQLAlchemy's asyncpg connections decode JSON already
+                value = await raw.fetchval(sql, *parameters)  # type: ignore[union-attr]
+        return json.loads(value) if isinstance(value, str | bytes) else value
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -10,7 +10,6 @@ not compile, it returns None for, and the resolvers answer (counted in ``/metric
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -98,11 +97,10 @@ class CompiledReads:
             else:
                 parameters = tuple(bind(bindings) for bind in compiled.binders)
                 try:
-                    found = await context.db.fetch_value(compiled.sql, parameters)
+                    value = await context.db.fetch_json(compiled.sql, parameters)
                 except Exception as failed:  # the view answers 503 for a database fault
                     error = located_error(failed, list(compiled.root.nodes), [compiled.root.key])
                     return ExecutionResult(data=None, errors=[error])
-                value = None if found is None else json.loads(found)
             missing = compiled.missing if value is None else None
             try:
                 data[compiled.root.key] = walk.root(root, value, missing)

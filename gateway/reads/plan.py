@@ -371,6 +371,11 @@ class _Compiler:
         position: int,
     ) -> tuple[Selected, str]:
         arguments = self._arguments(nodes[0])
+        if relation.expression:
+            self._no_arguments(arguments)
+            kind = _scalar_kind(definition.type, relation.kind)
+            value = f"({_sql(relation.expression, '', parent)})"
+            return Selected(key, name, kind, non_null, tuple(nodes), position), value
         if relation.kind is Kind.CONNECTION:
             first, after = self._page(arguments)
             statuses = self._statuses(relation, arguments)

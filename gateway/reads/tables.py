@@ -103,6 +103,19 @@ TABLES: dict[str, Table] = {
         ),
         owner="{c}.id",
     ),
+    "PartnerClient": Table(
+        "partner_clients",
+        _scalars(
+            clientId="client_id",
+            name="name",
+            createdAt=("created_at", DATETIME),
+            secretRotatedAt=("secret_rotated_at", DATETIME),
+            lastUsedAt=("last_used_at", DATETIME),
+            revokedAt=("revoked_at", DATETIME),
+        ),
+        id="client_id",
+        orgs=("{c}.agency_id",),
+    ),
     "AgencyGrant": Table(
         "agency_grants",
         _scalars(
@@ -145,6 +158,7 @@ class Relation:
     status_argument: bool = False  # members(status:) narrows the statuses
     counted: bool = False
     inline: bool = False
+    expression: str = ""  # a value computed from the parent row (SQL over {p})
 
 
 OBJECT, LIST, CONNECTION, CATALOG = Kind.OBJECT, Kind.LIST, Kind.CONNECTION, Kind.CATALOG
@@ -186,6 +200,24 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
     ("Organization", "clientGrants"): Relation(
         LIST, "AgencyGrant", "agency_grants", "{c}.agency_id = {p}.id"
+    ),
+    ("Organization", "partnerClients"): Relation(
+        LIST, "PartnerClient", "partner_clients", "{c}.agency_id = {p}.id"
+    ),
+    # R7: exactly one active account administrator.
+    ("Organization", "hasSingleAdmin"): Relation(
+        VALUE,
+        "Boolean",
+        expression="(SELECT count(*) FROM memberships m JOIN membership_roles r "
+        "ON r.membership_id = m.id WHERE m.organization_id = {p}.id AND m.status = 'ACTIVE' "
+        "AND r.role = 'ACCOUNT_ADMIN') = 1",
+    ),
+    # R12: when the last access review was completed.
+    ("Organization", "lastReviewedAt"): Relation(
+        DATETIME,
+        "DateTime",
+        expression="SELECT max(r.completed_at) FROM access_reviews r "
+        "WHERE r.organization_id = {p}.id AND r.status = 'COMPLETED'",
     ),
     ("Membership", "organization"): Relation(
         OBJECT, "Organization", "organizations", "{c}.id = {p}.organization_id"
