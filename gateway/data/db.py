@@ -141,22 +141,35 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
-    async def fetch_json(self, sql: str, parameters: tuple[Any, ...]) -> Any:
-        """One statement's single JSON value (a compiled read's answer), decoded; None when
-        it found no row. Sent on the driver's own connection: no transaction is begun or
-        rolled back around one statement, which sees one snapshot of the database by itself."""
-        counter = statement_count.get()
-        if counter is not None:
-            counter[0] += 1
+    @asynccontextmanager
+    async def json_reader(self) -> AsyncIterator[JsonReader]:
+        """One pooled connection for a compiled read's statements (one per root field)."""
         async with self.engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
-            if self.is_sqlite:
-                async with raw.execute(sql, parameters) as cursor:  # type: ignore[union-attr]
-                    row = await cursor.fetchone()
-                value = None if row is None else row[0]
-            else:  # SQLAlchemy's asyncpg connections decode JSON already
-                value = await raw.fetchval(sql, *parameters)  # type: ignore[union-attr]
-        return json.loads(value) if isinstance(value, str | bytes) else value
+            yield JsonReader(raw, self.is_sqlite)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class JsonReader:
+    """Runs statements that each return one JSON value (a compiled read's answers) on the
+    driver's own connection: no transaction is begun or rolled back around a statement that
+    sees one snapshot of the database by itself."""
+
+    def __init__(self, raw: Any, is_sqlite: bool) -> None:
+        self._raw = raw
+        self._is_sqlite = is_sqlite
+
+    async def fetch(self, sql: str, parameters: tuple[Any, ...]) -> Any:
+        """The statement's value, decoded; None when it found no row."""
+        counter = statement_count.get()
+        if counter is not None:
+            counter[0] += 1
+        if self._is_sqlite:
+            async with self._raw.execute(sql, parameters) as cursor:
+                row = await cursor.fetchone()
+            value = None if row is None else row[0]
+        else:  # SQLAlchemy's asyncpg connections decode JSON already
+            value = await self._raw.fetchval(sql, *parameters)
+        return json.loads(value) if isinstance(value, str | bytes) else value

@@ -18,7 +18,7 @@ from graphql import GraphQLError, GraphQLSchema, located_error, validate
 from strawberry.types import ExecutionResult
 
 from gateway.authz import Disclosure, Unanswerable
-from gateway.reads.plan import NotCompiled, Plan, ScopeShape, compile_operation
+from gateway.reads.plan import CompiledRoot, NotCompiled, Plan, ScopeShape, compile_operation
 from gateway.reads.sql import Bindings
 from gateway.schema.limits import DOCUMENTS_KEPT, DocumentLimits, parse_within
 
@@ -90,22 +90,44 @@ class CompiledReads:
         bindings = Bindings(arguments, context.rows, context.caller.user_id)
         walk = Disclosure(context, self.settings.enforce, arguments)
         data: dict[str, Any] = {}
-        for compiled in plan.roots:
-            root = compiled.root_of(arguments)
-            if compiled.sql is None:
-                value: Any = list(compiled.catalog)
-            else:
-                parameters = tuple(bind(bindings) for bind in compiled.binders)
-                try:
-                    value = await context.db.fetch_json(compiled.sql, parameters)
-                except Exception as failed:  # the view answers 503 for a database fault
-                    error = located_error(failed, list(compiled.root.nodes), [compiled.root.key])
-                    return ExecutionResult(data=None, errors=[error])
+        try:
+            values = await self._fetch(context, plan, bindings)
+        except _DatabaseFault as fault:  # the view answers 503 for a database fault
+            nodes, key = list(fault.root.root.nodes), fault.root.root.key
+            error = located_error(fault.failure, nodes, [key])
+            return ExecutionResult(data=None, errors=[error])
+        for compiled, value in zip(plan.roots, values, strict=True):
             missing = compiled.missing if value is None else None
             try:
-                data[compiled.root.key] = walk.root(root, value, missing)
+                data[compiled.root.key] = walk.root(compiled.root_of(arguments), value, missing)
             except Unanswerable:
                 return None
         context.audit.operation = plan.operation_name
         errors = walk.finish()
         return ExecutionResult(data=data, errors=errors or None)
+
+    @staticmethod
+    async def _fetch(context: Context, plan: Plan, bindings: Bindings) -> list[Any]:
+        """Each root field's answer, in one connection: one statement per root field."""
+        values: list[Any] = []
+        compiled = plan.roots[0]
+        try:
+            async with context.db.json_reader() as reader:
+                for compiled in plan.roots:
+                    if compiled.sql is None:
+                        values.append(list(compiled.catalog))
+                        continue
+                    parameters = tuple(bind(bindings) for bind in compiled.binders)
+                    values.append(await reader.fetch(compiled.sql, parameters))
+        except Exception as failed:
+            raise _DatabaseFault(compiled, failed) from failed
+        return values
+
+
+class _DatabaseFault(Exception):
+    """The database failed a compiled read's statement for ``root``."""
+
+    def __init__(self, root: CompiledRoot, failure: Exception) -> None:
+        super().__init__(root.root.key)
+        self.root = root
+        self.failure = failure
