@@ -9,6 +9,8 @@ the database is busy with the one before.
 
 The writer is a task started by the first request that finds it idle; it ends when nobody is
 waiting, so there is nothing to start or stop with the application (``close`` lets it finish).
+A batch runs in the context of its oldest request: its SQL is traced, and counted
+(``statement_count``), as that request's, so a lone request's append is still its own.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class BatchMetrics:
 class _Waiting:
     trail: AuditTrail
     written: asyncio.Future[bool]
+    context: contextvars.Context  # the request's (its trace, its statement count)
 
 
 class GroupCommit:
@@ -72,13 +75,14 @@ class GroupCommit:
         """True once ``trail``'s batch has committed; False if it could not (then no request
         of the batch may answer with data). A request that stops waiting (its client left) is
         written all the same: what it did happened (A1), and the others' batch goes on."""
-        waiting = _Waiting(trail, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(trail, loop.create_future(), contextvars.copy_context())
         self._queue.append(waiting)
         self._metrics.waiting(1)
         try:
             if self._writer is None or self._writer.done():
-                # A context of its own: the batches' statements are no request's (statement_count).
-                self._writer = asyncio.create_task(self._drain(), context=contextvars.Context())
+                # Of no request: each batch runs in its oldest request's context instead.
+                self._writer = loop.create_task(self._drain(), context=contextvars.Context())
             return await waiting.written
         finally:
             self._metrics.waiting(-1)
@@ -89,13 +93,15 @@ class GroupCommit:
             await self._writer
 
     async def _drain(self) -> None:
+        """Batch after batch, until nobody waits."""
         batch: list[_Waiting] = []
         try:
             while self._queue:
                 batch = self._next_batch()
-                written = await self._commit([waiting.trail for waiting in batch])
+                trails = [waiting.trail for waiting in batch]
+                written = await asyncio.create_task(self._commit(trails), context=batch[0].context)
                 _release(batch, written)
-        finally:  # cancelled (the loop is closing): nobody may wait forever, nor answer
+        finally:  # everyone released, unless cancelled (the loop closing): then refused
             _release([*batch, *self._queue], written=False)
             self._queue.clear()
 

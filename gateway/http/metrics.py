@@ -9,8 +9,8 @@ from gateway.audit import BatchMetrics
 REQUESTS = Counter("gateway_graphql_requests_total", "GraphQL requests answered", ["outcome"])
 SQL_STATEMENTS = Histogram(
     "gateway_sql_statements_per_request",
-    "SQL statements one GraphQL request ran (a mutation's access-log append included; the "
-    "group commit that appends a request's last entries counts as no one request's)",
+    "SQL statements one GraphQL request ran (the access-log append included: a group "
+    "commit's count as the oldest request's in it)",
     buckets=(1, 2, 4, 6, 8, 10, 12, 16, 20, 30, 50, 100),
 )
 ACCESS_LOG_ENTRIES = Histogram(
