@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 SQL_STATEMENTS = "gateway_sql_statements_per_request"
 LOG_ENTRIES = "gateway_access_log_entries_per_request"
+LOG_BATCHES = "gateway_access_log_requests_per_batch"  # requests per group commit
 REQUESTS_TOTAL = "gateway_graphql_requests_total"
 
 

@@ -111,6 +111,7 @@ def to_measurement(
     before, after = snapshots
     sql = promscrape.histogram_delta(before, after, promscrape.SQL_STATEMENTS)
     entries = promscrape.histogram_delta(before, after, promscrape.LOG_ENTRIES)
+    batches = promscrape.histogram_delta(before, after, promscrape.LOG_BATCHES)
     sample = result.first_data or warm.first_data
     shape = scenario.check_shape(sample) if sample is not None else ["no successful response"]
     return Measurement(
@@ -125,6 +126,7 @@ def to_measurement(
         p99_ms=result.percentile_ms(0.99),
         sql_statements_per_request=sql.mean,
         log_entries_per_request=entries.mean,
+        requests_per_log_batch=batches.mean,
         log_rows_per_request_db=log_rows / result.requests if result.requests else 0.0,
         failure_samples=top_failures(result) + top_failures(warm),
         shape_problems=shape,

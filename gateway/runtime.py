@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import strawberry
 from starlette.requests import HTTPConnection
 
-from gateway.audit import AccessLogWriter
+from gateway.audit import AccessLogWriter, BatchLimits, BatchMetrics
 from gateway.auth import Authenticator, Limiter
 from gateway.authz import PolicyTable, compile_policy
 from gateway.data import Database, Timeouts
@@ -33,8 +33,13 @@ class Runtime:
     reads: CompiledReads  # read plans, compiled once per document (gateway.reads)
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
+    def create(cls, settings: Settings, *, log_metrics: BatchMetrics | None = None) -> Runtime:
+        """``log_metrics``: where the access log's group commit reports (the app's /metrics)."""
         db = Database(settings.database_url, timeouts=Timeouts.of(settings))
+        limits = BatchLimits(
+            requests=settings.access_log_batch_requests,
+            entries=settings.access_log_batch_entries,
+        )
         schema = build_schema(settings)
         return cls(
             settings=settings,
@@ -42,7 +47,7 @@ class Runtime:
             schema=schema,
             policy=compile_policy(settings, schema_fields(schema)),
             authenticator=Authenticator(settings, db),
-            access_log=AccessLogWriter(db, settings.chain_key),
+            access_log=AccessLogWriter(db, settings.chain_key, limits, log_metrics),
             limiter=Limiter.create(settings),
             reads=CompiledReads(schema._schema, settings, postgresql=not db.is_sqlite),
         )

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: PositiveFloat = 5  # the client gives up 1 s later
     database_lock_timeout_seconds: PositiveFloat = 3
     database_pool_timeout_seconds: PositiveFloat = 5  # waiting for a free pooled connection
+    # The access log's group commit (gateway.audit.group_commit): the requests waiting at the
+    # same time are appended in one transaction, of at most this many requests and entries (a
+    # request with more entries than that is written alone).
+    access_log_batch_requests: PositiveInt = 100
+    access_log_batch_entries: PositiveInt = 20_000
     # Outbox delivery (gateway.outbox): without an SMTP URL emails stay PENDING, readable with
     # `gateway outbox list`. smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465.
     smtp_url: str | None = None

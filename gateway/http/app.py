@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.http import graphiql
 from gateway.http.body import BodyLimit
+from gateway.http.metrics import ACCESS_LOG_BATCHES
 from gateway.http.oauth import token_endpoint
 from gateway.http.request_log import RequestLog
 from gateway.http.tracing import install_tracing
@@ -25,7 +26,7 @@ from gateway.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    runtime = Runtime.create(settings or get_settings())
+    runtime = Runtime.create(settings or get_settings(), log_metrics=ACCESS_LOG_BATCHES)
     graphql = GatewayGraphQL(runtime)
 
     async def healthz(_: Request) -> Response:
@@ -47,7 +48,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tune_garbage_collector(runtime.settings.gc_threshold)
         yield
         # The server runs this once every request has been answered (uvicorn: after SIGTERM,
-        # within `gateway serve`'s grace period), so no access-log append loses its database.
+        # within `gateway serve`'s grace period), so no access-log append loses its database:
+        # the batch being written (a cancelled request's included) finishes first.
+        await runtime.access_log.close()
         await runtime.db.dispose()
         runtime.limiter.close()
         if application.state.tracing is not None:

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,12 +46,27 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def serving(env: Mapping[str, str], log: Path, *options: str) -> Iterator[str]:
     """The URL of a started ``gateway serve``, stopped (SIGTERM) when the block ends."""
-    port = free_port()
-    process = start(env, port, log, *options)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, process)
+    with serving_several(env, [log], *options) as (url,):
         yield url
+
+
+@contextmanager
+def serving_several(
+    env: Mapping[str, str], logs: Sequence[Path], *options: str
+) -> Iterator[list[str]]:
+    """The URLs of one ``gateway serve`` per log (started together, each on a port of its own),
+    stopped (SIGTERM) when the block ends."""
+    ports = [free_port() for _ in logs]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for port, log in zip(ports, logs, strict=True):
+            processes.append(start(env, port, log, *options))
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url, process in zip(urls, processes, strict=True):
+            wait_until_up(url, process)
+        yield urls
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
