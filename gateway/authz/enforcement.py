@@ -85,34 +85,43 @@ def _resolve_root(
     decided = context.authz.field(key)
     if not decided.recorded:
         return _introspection(_next, None, info, *args, **kwargs)
-    index = context.audit.record(decided.entry, storable(_root_object(kwargs), 64))
+    object_id = storable(_root_object(kwargs), 64)
+    index = context.audit.record(decided.entry, object_id)
     if _unstorable(kwargs):
-        raise _settled(context, decided, index, BadUserInput(UNSTORABLE_INPUT))
+        raise _settled(context, decided, index, object_id, BadUserInput(UNSTORABLE_INPUT))
     if decided.verdict.decision is DENY:
         raise _refusal(context, decided, context.audit.decision_id(index))
     try:
         value = _next(None, info, *args, **kwargs)
     except GatewayError as refused:
-        raise _settled(context, decided, index, refused) from None
+        raise _settled(context, decided, index, object_id, refused) from None
     if isawaitable(value):
-        value = _outcome(context, decided, index, value)
+        value = _outcome(context, decided, index, object_id, value)
     return value if decided.verdict.decision is ALLOW else _masked(decided, value)
 
 
 async def _outcome(
-    context: Context, decided: FieldDecision, index: int, value: Awaitable[Any]
+    context: Context,
+    decided: FieldDecision,
+    index: int,
+    object_id: str | None,
+    value: Awaitable[Any],
 ) -> Any:
     try:
         return await value
     except GatewayError as refused:
-        raise _settled(context, decided, index, refused) from None
+        raise _settled(context, decided, index, object_id, refused) from None
 
 
 def _settled(
-    context: Context, decided: FieldDecision, index: int, refused: GatewayError
+    context: Context,
+    decided: FieldDecision,
+    index: int,
+    object_id: str | None,
+    refused: GatewayError,
 ) -> GatewayError:
     """The field was allowed, but its input or a rule refused it (R6, NOT_FOUND, CONFLICT,
-    ...): its entry records the refusal and its rule instead."""
+    ...): its execution on ``object_id`` is recorded as the refusal and its rule instead."""
     code = (refused.extensions or {}).get("code", "")
     outcome = Entry.of(
         organization_id=decided.entry.organization_id,
@@ -122,7 +131,7 @@ def _settled(
         allowed=False,
         rule=storable(f"{code}: {refused.message}", 200),
     )
-    context.audit.amend(index, outcome)
+    context.audit.amend(index, outcome, object_id)
     return refused
 
 
