@@ -85,8 +85,8 @@ def canonical_json(value: Any) -> bytes:
 def tail_bytes(
     object_type: str, field_name: str, action: str, decision: str, rule: str | None
 ) -> bytes:
-    """The columns an entry shares with nothing that varies by object, as the end of the JSON
-    array ``entry_bytes`` hashes (the rule may hold client text: JSON keeps it unambiguous)."""
+    """An entry's columns that do not vary by object, as the end of the JSON array
+    ``entry_bytes`` hashes (the rule may hold client text: JSON keeps it unambiguous)."""
     return canonical_json([object_type, field_name, action, decision, rule])[1:-1]
 
 
