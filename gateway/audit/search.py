@@ -2,11 +2,13 @@
 ``accessLog`` query and ``gateway audit export``.
 
 Each filter names an indexed column: the user and the time window ``access_log_requests``
-(``ix_access_log_requests_user_at``, ``ix_access_log_requests_at``), the organization and the
-object ``access_log`` (``ix_access_log_org``, ``ix_access_log_object``). A request's entries
-are the ``entry_count`` numbers from its ``first_seq``, so when the search starts from the
-requests (a user's day) the join is also written as that range of the entries' primary key,
-and the entries are read by key range instead of a scan.
+(``ix_access_log_requests_user_at``, ``ix_access_log_requests_at``), the type and field
+``access_log`` (``ix_access_log_kind``), and the object and the organization the entry's
+objects (``has_object``: containment, which PostgreSQL answers from the GIN index
+``ix_access_log_objects``). A request's entries are the ``entry_count`` numbers from its
+``first_seq``, so when the search starts from the requests (a user's day) the join is also
+written as that range of the entries' primary key, and the entries are read by key range
+instead of a scan.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Select, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.objects import filed_under_any, has_object
 from gateway.models import AccessLogEntry, AccessLogRequest
 
 Entry, Request = AccessLogEntry, AccessLogRequest
@@ -45,6 +48,12 @@ class LogFilter:
         return self.user_id is not None or all(value is None for value in entry_side)
 
     @property
+    def within(self) -> frozenset[int] | None:
+        """The organizations whose objects the search shows of each entry (None: all): an
+        admin's search names their organization and shows only its part (A4)."""
+        return None if self.organization_id is None else frozenset((self.organization_id,))
+
+    @property
     def window_only(self) -> bool:
         """Nothing but a time window narrows the search."""
         return self.user_id is None and self.starts_from_requests
@@ -58,12 +67,10 @@ class LogFilter:
             found.append(Request.at < self.until)
         if self.user_id is not None:
             found.append(Request.user_id == self.user_id)
-        if self.organization_id is not None:
-            found.append(Entry.organization_id == self.organization_id)
+        if self.organization_id is not None or self.object_id is not None:
+            found.append(has_object(self.object_id, self.organization_id))
         if self.object_type is not None:
             found.append(Entry.object_type == self.object_type)
-        if self.object_id is not None:
-            found.append(Entry.object_id == self.object_id)
         if self.field is not None:
             found.append(Entry.field == self.field)
         return found
@@ -139,7 +146,7 @@ async def find_decision(
     if not raw_index.isdigit() or len(raw_index) > 9:
         return None
     index = int(raw_index)
-    filed = true() if org_ids is None else Entry.organization_id.in_(org_ids)
+    filed = true() if org_ids is None else filed_under_any(org_ids)
     row = (
         await session.execute(
             select(Entry, Request)

@@ -1,18 +1,41 @@
 """One request's access-log entries, kept in memory until they are written (A1, A2).
 
-The trail sits on the hot path (one ``record`` per resolved field), so it keeps a reference to
-the request's memoized ``Entry`` plus the object id, and counts repeats instead of adding rows.
+The trail sits on the hot path (one ``record`` per resolved field), so recording is two
+dictionary operations: find the request's entry for the execution's decision (by its ``Entry``
+tail) and count the object in it. A page of 50 members is then one entry per field and
+decision holding 50 objects, not 50 entries.
 """
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.audit.entries import Entry, header_bytes, storable
+from gateway.audit.entries import (
+    Entry,
+    FiledObject,
+    chain_hash,
+    entry_bytes,
+    header_bytes,
+    objects_json,
+    storable,
+)
 from gateway.audit.events import AccountEvent
+
+
+@dataclass(slots=True)
+class Disclosure:
+    """One entry of a request: the columns of the ``Entry`` that opened it, and each object
+    (id and organization, in first-seen order) with how many executions covered it."""
+
+    entry: Entry
+    index: int  # in the request: a decision id names it
+    objects: dict[FiledObject, int]
+
+    @property
+    def executions(self) -> int:
+        return sum(self.objects.values())
 
 
 @dataclass(slots=True)
@@ -31,26 +54,28 @@ class AuditTrail:
     username: str | None
     client_address: str | None
     operation: str | None = None
-    # One row per distinct (entry, object id); ``executions`` counts repeats.
-    _rows: list[tuple[Entry, str | None]] = field(default_factory=list)
-    _executions: list[int] = field(default_factory=list)
-    _index: dict[tuple[Entry, str | None], int] = field(default_factory=dict)
+    # One entry per (type, field, action, decision, rule): the entries' tails are their keys.
+    _rows: list[Disclosure] = field(default_factory=list)
+    _index: dict[bytes, Disclosure] = field(default_factory=dict)
     _flushed: int = 0
     changes_committed: bool = False  # a transaction of this request committed (a change)
     _asides: int = 0
 
     def record(self, entry: Entry, object_id: str | None) -> int:
-        """Count one execution of ``entry`` on ``object_id``; return its index in this request
-        (a decision id names it)."""
-        key = (entry, object_id)
-        index = self._index.get(key)
-        if index is None:
-            index = self._index[key] = len(self._rows)
-            self._rows.append(key)
-            self._executions.append(1)
-        else:
-            self._executions[index] += 1
-        return self._flushed + index
+        """Count one execution of ``entry`` on ``object_id``; return the index of its entry in
+        this request (a decision id names it)."""
+        disclosure = self._index.get(entry.tail)
+        if disclosure is None:
+            disclosure = self._open(entry)
+        objects, key = disclosure.objects, (object_id, entry.organization_id)
+        objects[key] = objects.get(key, 0) + 1
+        return disclosure.index
+
+    def _open(self, entry: Entry) -> Disclosure:
+        disclosure = Disclosure(entry, self._flushed + len(self._rows), {})
+        self._rows.append(disclosure)
+        self._index[entry.tail] = disclosure
+        return disclosure
 
     def aside(self, name: str) -> AuditTrail:
         """A trail of this request for entries that must commit with a change made before the
@@ -81,22 +106,31 @@ class AuditTrail:
         """Record an account event about user ``user_id`` (the entry's object)."""
         self.record(event.entry(organization_id, detail), None if user_id is None else str(user_id))
 
-    def amend(self, index: int, entry: Entry) -> None:
-        """The execution recorded at ``index`` ended otherwise than it was decided (a rule
-        refused it, or its input was refused): it is recorded as ``entry`` instead (A1: the
-        log says what really happened). Already written, the outcome is added beside it."""
+    def amend(self, index: int, entry: Entry, object_id: str | None) -> None:
+        """The execution on ``object_id`` counted in the entry at ``index`` ended otherwise
+        than it was decided (a rule refused it, or its input was refused): it is counted in
+        ``entry`` instead, object and all (A1: the log says what really happened). Already
+        written, the outcome is added beside it."""
         position = index - self._flushed
         if not 0 <= position < len(self._rows):
-            self.record(entry, None)
-            return
-        decided, object_id = self._rows[position]
-        if self._executions[position] > 1:  # other executions kept the decision
-            self._executions[position] -= 1
             self.record(entry, object_id)
             return
-        self._index.pop((decided, object_id), None)
-        self._rows[position] = (entry, object_id)
-        self._index.setdefault((entry, object_id), position)
+        decided = self._rows[position]
+        key = (object_id, entry.organization_id)  # the outcome is filed where the decision was
+        count = decided.objects.get(key, 0)
+        if count > 1:  # other executions on the object kept the decision
+            decided.objects[key] = count - 1
+        elif count == 1:
+            del decided.objects[key]
+        if decided.objects or count == 0:
+            self.record(entry, object_id)
+            return
+        # It was the entry's only execution: the outcome takes its place (later entries'
+        # indexes may already be given out), beside any entry the outcome already has.
+        outcome = self._rows[position] = Disclosure(entry, index, {key: 1})
+        if self._index.get(decided.entry.tail) is decided:
+            del self._index[decided.entry.tail]
+        self._index.setdefault(entry.tail, outcome)
 
     def decision_id(self, index: int) -> str:
         return f"{self.request_id}:{index}"
@@ -109,7 +143,6 @@ class AuditTrail:
         """The recorded entries are durable: start the request's next batch."""
         self._flushed += len(self._rows)
         self._rows.clear()
-        self._executions.clear()
         self._index.clear()
 
     def request_row(self, first_seq: int) -> tuple[Any, ...]:
@@ -125,20 +158,12 @@ class AuditTrail:
     ) -> list[tuple[Any, ...]]:
         """The entries, in ``ENTRY_COLUMNS`` order, each hashed onto the one before."""
         header, first_seq = header_bytes(request), request[0]
-        digest, records, hmac_digest = previous, [], hmac.digest
-        for seq, (entry, object_id), executions in zip(
-            range(first_seq, first_seq + len(self._rows)), self._rows, self._executions, strict=True
-        ):
-            # chain_hash(entry_bytes(...)) written out: this loop runs once per entry.
-            oid = object_id.encode() if object_id else b""
-            message = b"%b%b%d\x1f%d\x1f%b\x1f%b" % (
-                digest,
-                header,
-                seq,
-                executions,
-                oid,
-                entry.tail,
+        digest, records = previous, []
+        for seq, disclosure in enumerate(self._rows, start=first_seq):
+            objects, executions = objects_json(list(disclosure.objects)), disclosure.executions
+            body = entry_bytes(seq, executions, objects, disclosure.entry.tail)
+            digest = chain_hash(key, digest, header, body)
+            records.append(
+                (seq, first_seq, objects.decode(), executions, *disclosure.entry.columns, digest)
             )
-            digest = hmac_digest(key, message, "sha256")
-            records.append((seq, first_seq, object_id, executions, *entry.columns, digest))
         return records

@@ -85,35 +85,44 @@ def _resolve_root(
     decided = context.authz.field(key)
     if not decided.recorded:
         return _introspection(_next, None, info, *args, **kwargs)
-    index = context.audit.record(decided.entry, storable(root_object(kwargs), 64))
+    object_id = storable(root_object(kwargs), 64)
+    index = context.audit.record(decided.entry, object_id)
     if unstorable(kwargs):
-        raise _settled(context, decided, index, BadUserInput(UNSTORABLE_INPUT))
+        raise _settled(context, decided, index, object_id, BadUserInput(UNSTORABLE_INPUT))
     if decided.verdict.decision is DENY:
         raise refusal(context, decided, context.audit.decision_id(index))
     try:
         value = _next(None, info, *args, **kwargs)
     except GatewayError as refused:
-        raise _settled(context, decided, index, refused) from None
+        raise _settled(context, decided, index, object_id, refused) from None
     if isawaitable(value):
-        value = _outcome(context, decided, index, value)
+        value = _outcome(context, decided, index, object_id, value)
     return value if decided.verdict.decision is ALLOW else _masked(decided, value)
 
 
 async def _outcome(
-    context: Context, decided: FieldDecision, index: int, value: Awaitable[Any]
+    context: Context,
+    decided: FieldDecision,
+    index: int,
+    object_id: str | None,
+    value: Awaitable[Any],
 ) -> Any:
     try:
         return await value
     except GatewayError as refused:
-        raise _settled(context, decided, index, refused) from None
+        raise _settled(context, decided, index, object_id, refused) from None
 
 
 def _settled(
-    context: Context, decided: FieldDecision, index: int, refused: GatewayError
+    context: Context,
+    decided: FieldDecision,
+    index: int,
+    object_id: str | None,
+    refused: GatewayError,
 ) -> GatewayError:
     """The field was allowed, but its input or a rule refused it (R6, NOT_FOUND, CONFLICT,
-    ...): its entry records the refusal and its rule instead."""
-    context.audit.amend(index, settled_entry(decided, refused))
+    ...): its execution on ``object_id`` is recorded as the refusal and its rule instead."""
+    context.audit.amend(index, settled_entry(decided, refused), object_id)
     return refused
 
 

@@ -26,9 +26,11 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:  # a migration that fails (a refused downgrade) leaves no connection behind
+        await engine.dispose()
 
 
 if context.is_offline_mode():

@@ -15,16 +15,16 @@ from gateway.models import utcnow
 LOGGED_TEXT_MAX = 64  # object types, object ids and field names are stored in 64 characters
 
 
-async def decision(context: Context, decision_id: str) -> LogRow:
+async def decision(context: Context, decision_id: str) -> tuple[LogRow, frozenset[int] | None]:
     """The entry a ``decisionId`` (request id and entry index) names, if the caller may
-    explain it: the security officer every entry, admins their organizations' (A4, V2)."""
+    explain it, and whose objects they see of it: the security officer every entry whole,
+    admins those with objects in their organizations, and only those objects (A4, V2)."""
+    reach = context.authz.reach("AccessDecision", "rule")
     async with context.db.session() as session:
-        row = await find_decision(
-            session, decision_id, context.authz.reach("AccessDecision", "rule")
-        )
+        row = await find_decision(session, decision_id, reach)
     if row is None:
         raise NotFound("Decision not found")
-    return row
+    return row, reach
 
 
 async def entries(context: Context, log_filter: LogFilter, page: PageRequest) -> Sequence[LogRow]:

@@ -55,7 +55,8 @@ class Query:
 
     @strawberry.field(description="V2: why a decision was made (admins: their organizations)")
     async def access_decision(self, info: Info, decision_id: str) -> AccessDecision | None:
-        return AccessDecision.of(await resolve_log.decision(info.context, decision_id))
+        row, reach = await resolve_log.decision(info.context, decision_id)
+        return AccessDecision.of(row, within=reach)
 
     @strawberry.field(
         description="A4: access-log entries of requests made from `since` until `until` "

@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
 
 from gateway.audit import verify_chain
 from gateway.cli import main
 from gateway.data.db import Database
-from gateway.models import AccessLogEntry, AccessLogRequest
 from gateway.settings import Settings, get_settings
 from tests.support import Api, World, errors_at
-from tests.support.database import access_log_unwritable
+from tests.support.accounts import logged_request
+from tests.support.database import access_log_unwritable, tampering
 
 SUNRISE = "Sunrise Family Practice"
-
-
-async def entries_of(db: Database, request_id: str) -> list[Entry]:
-    async with db.session() as session:
-        rows = await session.execute(
-            select(AccessLogEntry, AccessLogRequest)
-            .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
-            .where(AccessLogRequest.request_id == request_id)
-            .order_by(AccessLogEntry.seq)
-        )
-        return [Entry(entry, request) for entry, request in rows]
-
-
-@dataclass
-class Entry:
-    entry: AccessLogEntry
-    request: AccessLogRequest
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.entry if hasattr(self.entry, name) else self.request, name)
 
 
 async def test_each_field_resolution_is_recorded_with_who_what_and_why(
@@ -52,7 +29,7 @@ async def test_each_field_resolution_is_recorded_with_who_what_and_why(
         as_user="office",
         operation="OfficeRoster",
     )
-    entries = await entries_of(db, response.headers["x-request-id"])
+    entries = await logged_request(db, response.headers["x-request-id"])
     by_field = {(e.object_type, e.field): e for e in entries}
     assert set(by_field) == {
         ("Query", "organization"),
@@ -62,12 +39,13 @@ async def test_each_field_resolution_is_recorded_with_who_what_and_why(
     }
     name = by_field[("Organization", "name")]
     assert name.user_id == world.users["office"] and name.username == "office"
-    assert name.organization_id == world.orgs[SUNRISE]
-    assert name.object_id == world.org(SUNRISE)
+    assert name.objects == [(world.org(SUNRISE), world.orgs[SUNRISE])]
     assert (name.operation, name.client_address) == ("OfficeRoster", "203.0.113.7")
     assert (name.action, name.decision) == ("read", "allow")
     assert name.rule == "org_identity, Organization.name, read, allow"
-    assert len([e for e in entries if e.field == "tin"]) == 2  # one per tax ID resolved
+    tins = by_field[("TaxId", "tin")]  # one entry holding each tax ID resolved
+    assert len(tins.objects) == tins.executions == 2
+    assert {org for _, org in tins.objects} == {world.orgs[SUNRISE]}
 
 
 async def test_denied_field_error_carries_a_decision_id_the_log_holds(
@@ -81,7 +59,7 @@ async def test_denied_field_error_carries_a_decision_id_the_log_holds(
     (error,) = errors_at(body, ["organization", "eftAccount"])
     decision_id = error["extensions"]["decisionId"]
     request_id, _, index = decision_id.partition(":")
-    entry = (await entries_of(db, request_id))[int(index)]
+    entry = (await logged_request(db, request_id))[int(index)]
     assert (entry.object_type, entry.field, entry.decision) == (
         "Organization",
         "eftAccount",
@@ -96,48 +74,22 @@ async def test_masked_read_is_recorded_as_read_masked(api: Api, world: World, db
         as_user="auditor",
     )
     assert response.json()["data"]["organization"]["eftAccount"]["accountNumber"] == "********6789"
-    entries = await entries_of(db, response.headers["x-request-id"])
+    entries = await logged_request(db, response.headers["x-request-id"])
     (masked,) = [e for e in entries if e.field == "accountNumber"]
     assert (masked.action, masked.decision) == ("read_masked", "allow")
 
 
 async def test_unauthenticated_attempts_are_recorded_too(api: Api, db: Database) -> None:
     response = await api.post("{ me { id } }", as_user=None)
-    (entry,) = await entries_of(db, response.headers["x-request-id"])
+    (entry,) = await logged_request(db, response.headers["x-request-id"])
     assert (entry.user_id, entry.field, entry.decision) == (None, "me", "deny")
 
 
 # ---- tampering ------------------------------------------------------------------------------
 
 
-APPEND_ONLY = ("access_log", "access_log_requests")
-
-
-@asynccontextmanager
-async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection with the append-only guard lifted, as someone with schema rights could."""
-    async with db.engine.begin() as connection:
-        for table in APPEND_ONLY:
-            if db.is_sqlite:
-                await connection.execute(text(f"DROP TRIGGER {table}_no_update"))
-                await connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
-            else:
-                await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
-        yield connection
-        for table in APPEND_ONLY:
-            if db.is_sqlite:
-                for event in ("UPDATE", "DELETE"):
-                    await connection.execute(
-                        text(
-                            f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                            "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
-                        )
-                    )
-            else:
-                await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
-
-
 async def some_entry(db: Database, offset: int = 0) -> dict[str, Any]:
+    """An entry's columns as raw SQL takes them back (its objects as JSON text)."""
     async with db.engine.connect() as connection:
         row = (
             (
@@ -148,7 +100,8 @@ async def some_entry(db: Database, offset: int = 0) -> dict[str, Any]:
             .mappings()
             .one()
         )
-    return dict(row)
+    objects = row["objects"]  # PostgreSQL's driver decodes JSONB; SQLite keeps the text
+    return {**row, "objects": objects if isinstance(objects, str) else json.dumps(objects)}
 
 
 async def test_intact_log_verifies(api: Api, db: Database, settings: Settings) -> None:
@@ -180,7 +133,7 @@ async def test_verify_finds_a_changed_request_record(
 ) -> None:
     """Who, when and from where are stored once per request; changing them breaks its entries."""
     response = await api.post("{ roles { code } }", as_user="admin")
-    (first, *_) = await entries_of(db, response.headers["x-request-id"])
+    (first, *_) = await logged_request(db, response.headers["x-request-id"])
     update = "UPDATE access_log_requests SET username = :u WHERE first_seq = :s"
     async with tampering(db) as connection:
         await connection.execute(text(update), {"u": "someone-else", "s": first.first_seq})
@@ -306,7 +259,8 @@ async def test_nobody_else_learns_the_policy(api: Api, world: World, asker: str)
 async def test_repeated_executions_share_an_entry_and_are_counted(
     api: Api, world: World, db: Database
 ) -> None:
-    """`Role.code` runs twice per role (an alias); one entry per role read, counting repeats."""
+    """`Role.code` runs twice per role (an alias): one entry holding each role once, counting
+    every execution."""
     response = await api.post(
         "query($id: ID!) { organization(id: $id) { members { edges { node {"
         " roles { code again: code } } } } } }",
@@ -315,11 +269,11 @@ async def test_repeated_executions_share_an_entry_and_are_counted(
     )
     edges = response.json()["data"]["organization"]["members"]["edges"]
     codes = [r["code"] for e in edges for r in e["node"]["roles"]]
-    entries = [
-        e for e in await entries_of(db, response.headers["x-request-id"]) if e.field == "code"
+    [entry] = [
+        e for e in await logged_request(db, response.headers["x-request-id"]) if e.field == "code"
     ]
-    assert sorted(e.object_id for e in entries) == sorted(set(codes))
-    assert sum(e.executions for e in entries) == 2 * len(codes)
+    assert sorted(str(object_id) for object_id, _ in entry.objects) == sorted(set(codes))
+    assert entry.executions == 2 * len(codes)
 
 
 async def test_audit_verify_command_fails_and_names_the_entry(
@@ -331,17 +285,17 @@ async def test_audit_verify_command_fails_and_names_the_entry(
 ) -> None:
     await api.query("{ roles { code } }", as_user="admin")
     victim = await some_entry(db, offset=1)
-    update = "UPDATE access_log SET object_id = :o WHERE seq = :s"
+    update = "UPDATE access_log SET objects = :o WHERE seq = :s"
     monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("GATEWAY_AUDIT_KEY", "test-audit-key")
     get_settings.cache_clear()
     async with tampering(db) as connection:
-        await connection.execute(text(update), {"o": "999999", "s": victim["seq"]})
+        await connection.execute(text(update), {"o": '[["999999",null]]', "s": victim["seq"]})
     try:
         failed = await asyncio.to_thread(main, ["audit", "verify"])
     finally:
         async with tampering(db) as connection:
-            await connection.execute(text(update), {"o": victim["object_id"], "s": victim["seq"]})
+            await connection.execute(text(update), {"o": victim["objects"], "s": victim["seq"]})
         get_settings.cache_clear()
     assert failed == 1
     assert f"access log entry {victim['seq']}: changed" in capsys.readouterr().err

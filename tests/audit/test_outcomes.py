@@ -198,14 +198,14 @@ async def test_each_counted_attempt_has_its_own_entry(api: Api, db: Database) ->
     async with db.session() as session:
         counted = (
             await session.execute(
-                select(AccessLogEntry.field, AccessLogEntry.object_id, AccessLogRequest.user_id)
+                select(AccessLogEntry.field, AccessLogEntry.objects, AccessLogRequest.user_id)
                 .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
                 .where(
                     AccessLogRequest.request_id == f"{response.headers['x-request-id']}-attempt-1"
                 )
             )
         ).all()
-    assert [tuple(row) for row in counted] == [("signInAttempt", str(account.id), None)]
+    assert [tuple(row) for row in counted] == [("signInAttempt", [[str(account.id), None]], None)]
 
 
 # ---- 5. committed, but its answer cannot be logged --------------------------------------------

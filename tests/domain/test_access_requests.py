@@ -409,7 +409,7 @@ async def test_requests_and_decisions_are_in_the_access_log(api: Api, db: Databa
             await session.execute(
                 select(
                     AccessLogRequest.username,
-                    AccessLogEntry.organization_id,
+                    AccessLogEntry.objects,
                     AccessLogEntry.field,
                     AccessLogEntry.action,
                     AccessLogEntry.decision,
@@ -422,12 +422,13 @@ async def test_requests_and_decisions_are_in_the_access_log(api: Api, db: Databa
                 .order_by(AccessLogEntry.seq)
             )
         ).all()
+    the_request = [[request_id, org.id]]  # the request decided on, filed under the office
     assert [tuple(r) for r in rows] == [
-        (user, None, "requestAccess", "write", "allow"),  # acting in no organization yet
-        (staff, org.id, "approveAccessRequest", "write", "deny"),
-        (staff, org.id, "denyAccessRequest", "write", "deny"),
-        (admin, org.id, "approveAccessRequest", "write", "allow"),
-        (admin, org.id, "denyAccessRequest", "write", "deny"),  # A1: the outcome, R3's refusal
+        (user, [[None, None]], "requestAccess", "write", "allow"),  # in no organization yet
+        (staff, the_request, "approveAccessRequest", "write", "deny"),
+        (staff, the_request, "denyAccessRequest", "write", "deny"),
+        (admin, the_request, "approveAccessRequest", "write", "allow"),
+        (admin, the_request, "denyAccessRequest", "write", "deny"),  # A1: R3's refusal
     ]
 
 

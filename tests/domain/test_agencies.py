@@ -7,8 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 
+from gateway.audit import has_object
 from gateway.data.db import Database
 from gateway.models import (
     AccessLogEntry,
@@ -492,23 +493,23 @@ async def test_each_mutation_and_refusal_is_in_the_access_log(api: Api, db: Data
     async with db.session() as session:
         rows = (
             await session.execute(
-                select(AccessLogEntry.organization_id, AccessLogEntry.field,
+                select(AccessLogEntry.objects, AccessLogEntry.field,
                        AccessLogEntry.action, AccessLogEntry.decision)
                 .where(
                     AccessLogEntry.object_type == "Mutation",
-                    AccessLogEntry.organization_id.in_([client.id, agency.id]),
+                    or_(has_object(None, client.id), has_object(None, agency.id)),
                 )
                 .order_by(AccessLogEntry.seq)
             )
         ).all()  # fmt: skip
-    assert [tuple(r) for r in rows] == [
-        (client.id, "inviteBillingAgency", "write", "allow"),
-        (agency.id, "respondToAgencyInvitation", "write", "deny"),
-        (agency.id, "respondToAgencyInvitation", "write", "allow"),
-        (agency.id, "assignAgencyStaff", "write", "allow"),
-        (client.id, "revokeAgencyGrant", "write", "deny"),
-        (client.id, "revokeAgencyGrant", "write", "allow"),
-        (client.id, "revokeAgencyGrant", "write", "deny"),  # A1: the outcome, R11's refusal
+    assert [(objects, *rest) for objects, *rest in rows] == [
+        ([[str(client.id), client.id]], "inviteBillingAgency", "write", "allow"),
+        ([[grant_id, agency.id]], "respondToAgencyInvitation", "write", "deny"),
+        ([[grant_id, agency.id]], "respondToAgencyInvitation", "write", "allow"),
+        ([[grant_id, agency.id]], "assignAgencyStaff", "write", "allow"),
+        ([[grant_id, client.id]], "revokeAgencyGrant", "write", "deny"),
+        ([[grant_id, client.id]], "revokeAgencyGrant", "write", "allow"),
+        ([[grant_id, client.id]], "revokeAgencyGrant", "write", "deny"),  # A1: R11's refusal
     ]
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from starlette.applications import Starlette
 
+from gateway.audit import has_object
 from gateway.data.db import Database
 from gateway.domain.export import safe_cell
 from gateway.models import (
@@ -196,7 +197,7 @@ async def test_the_export_is_in_the_access_log(api: Api, db: Database) -> None:
         rows = (
             await session.execute(
                 select(AccessLogEntry.object_type, AccessLogEntry.field, AccessLogEntry.decision)
-                .where(AccessLogEntry.organization_id == org.id)
+                .where(has_object(None, org.id))
                 .order_by(AccessLogEntry.seq)
             )
         ).all()

@@ -157,6 +157,23 @@ class Logged:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.entry if hasattr(self.entry, name) else self.request, name)
 
+    @property
+    def objects(self) -> list[tuple[str | None, int | None]]:
+        """The objects the entry covers: (id, organization it is filed under)."""
+        return [(object_id, org) for object_id, org in self.entry.objects]
+
+    @property
+    def object_id(self) -> str | None:
+        """The id of the entry's one object (an entry of one execution covers one)."""
+        [(object_id, _)] = self.objects
+        return object_id
+
+    @property
+    def organization_id(self) -> int | None:
+        """The organization the entry's one object is filed under."""
+        [(_, org)] = self.objects
+        return org
+
     def values(self) -> list[Any]:
         columns = [*AccessLogEntry.__table__.columns, *AccessLogRequest.__table__.columns]
         return [
@@ -167,20 +184,27 @@ class Logged:
 
 async def logged(db: Database, response: httpx.Response) -> list[Logged]:
     """The access-log entries of the request that got ``response``."""
+    return await logged_request(db, response.headers["x-request-id"])
+
+
+async def logged_request(db: Database, request_id: str) -> list[Logged]:
+    """The access-log entries of request ``request_id``, in chain order."""
     async with db.session() as session:
         rows = await session.execute(
             select(AccessLogEntry, AccessLogRequest)
             .join(AccessLogRequest, AccessLogRequest.first_seq == AccessLogEntry.request_seq)
-            .where(AccessLogRequest.request_id == response.headers["x-request-id"])
+            .where(AccessLogRequest.request_id == request_id)
             .order_by(AccessLogEntry.seq)
         )
         return [Logged(entry, request) for entry, request in rows]
 
 
 async def events(db: Database, response: httpx.Response) -> list[tuple[str, str, str | None]]:
-    """(field, decision, object id) of the request's Account events."""
+    """(field, decision, object id) of the request's Account events, one per user an event
+    concerned (an event's entry holds each of them once)."""
     return [
-        (e.field, e.decision, e.object_id)
+        (e.field, e.decision, object_id)
         for e in await logged(db, response)
         if e.object_type == "Account"
+        for object_id, _ in e.objects
     ]

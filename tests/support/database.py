@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
 from gateway.data.db import Database
@@ -63,3 +64,33 @@ async def log_head_locked(db: Database) -> AsyncIterator[None]:
             yield
         finally:
             await session.rollback()
+
+
+# A6: the database refuses to change or delete access-log rows; tests of verification (A3)
+# lift that guard the way someone with schema rights could.
+APPEND_ONLY = ("access_log", "access_log_requests")
+
+
+@asynccontextmanager
+async def tampering(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection with the append-only guard lifted, as someone with schema rights could."""
+    async with db.engine.begin() as connection:
+        for table in APPEND_ONLY:
+            if db.is_sqlite:
+                await connection.execute(text(f"DROP TRIGGER {table}_no_update"))
+                await connection.execute(text(f"DROP TRIGGER {table}_no_delete"))
+            else:
+                await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        yield connection
+        for table in APPEND_ONLY:
+            if db.is_sqlite:
+                for change in ("UPDATE", "DELETE"):
+                    trigger = f"{table}_no_{change.lower()} BEFORE {change} ON {table}"
+                    await connection.execute(
+                        text(
+                            f"CREATE TRIGGER {trigger} "
+                            "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+                        )
+                    )
+            else:
+                await connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
