@@ -15,7 +15,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
-from gateway.audit import AccessLogWriter, AuditTrail, Entry, LogFilter, search, verify_chain
+from gateway.audit import (
+    AccessLogWriter,
+    AuditTrail,
+    BatchLimits,
+    Entry,
+    LogFilter,
+    search,
+    verify_chain,
+)
 from gateway.audit.entries import chain_hash, header_bytes, per_object_bytes
 from gateway.data.db import Database
 from gateway.migrate import downgrade, upgrade
@@ -96,7 +104,7 @@ async def append_one(db: Database, key: bytes) -> None:
     )  # fmt: skip
     for object_id in ("42", "43", "42"):
         trail.record(entry, object_id)
-    assert await AccessLogWriter(db, key).flush(trail)
+    assert await AccessLogWriter(db, key, BatchLimits(requests=1, entries=100)).flush(trail)
 
 
 async def test_entries_written_per_object_still_verify_and_are_found(at_0001: Settings) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from tests.support import Api
 from tests.support.accounts import Logged
 
-# What differs between two requests that did the same: their numbers, hashes and requests.
-NOT_CONTENT = frozenset({"seq", "request_seq", "hash"})
 COMPILED = 'gateway_graphql_reads_total{path="compiled"}'
 
 
@@ -23,17 +22,16 @@ async def compiled_reads_count(api: Api) -> float:
 
 
 def log_content(entries: Iterable[Logged]) -> list[tuple[Any, ...]]:
-    """Each entry's content: its columns but its numbering and hash (lists sorted)."""
-    found = []
+    """What a request's entries say, however they are grouped into rows: each disclosure
+    (type, field, action, decision, rule) with each object it covered and the organization
+    it is filed under, and the executions of each disclosure in all."""
+    said: set[tuple[Any, ...]] = set()
+    executions: Counter[tuple[Any, ...]] = Counter()
     for logged in entries:
         entry = logged.entry
-        values = []
-        for column in entry.__table__.columns:
-            if column.key in NOT_CONTENT:
-                continue
-            value = getattr(entry, column.key)
-            if isinstance(value, list):
-                value = repr(sorted(value, key=repr))
-            values.append((column.key, value))
-        found.append(tuple(values))
-    return found
+        disclosure = (entry.object_type, entry.field, entry.action, entry.decision, entry.rule)
+        said.update((*disclosure, object_id, org) for object_id, org in entry.objects)
+        executions[disclosure] += entry.executions
+    return sorted(said, key=repr) + sorted(
+        ((*disclosure, "executions", count) for disclosure, count in executions.items()), key=repr
+    )
