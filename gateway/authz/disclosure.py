@@ -123,6 +123,10 @@ class Disclosure:
     records: list[tuple[Entry, str | None]] = field(default_factory=list)
     refusals: list[_Refusal] = field(default_factory=list)
     _decided: dict[tuple[int, NodeScope], list[FieldDecision | None]] = field(default_factory=dict)
+    # Catalog objects answered without a refusal: (answer, entries) by (shape, code).
+    _catalog: dict[tuple[int, str], tuple[dict[str, Any], list[Entry]]] = field(
+        default_factory=dict
+    )
 
     def root(self, root: Root, value: JSON, missing: str | None) -> Any:
         """A root field, as ``_resolve_root`` answers it: decided, recorded, then resolved
@@ -200,8 +204,15 @@ class Disclosure:
         return answer
 
     def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:
-        decisions = self._decisions(shape, (), False)
+        """A catalog object (a role, an eTool): decided alike wherever it appears, so once it
+        is answered without a refusal its answer and entries are reused for the request."""
+        reused = self._catalog.get((id(shape), item.id))
+        if reused is not None:
+            self.records.extend([(entry, item.id) for entry in reused[1]])
+            return reused[0]
+        refusals, first = len(self.refusals), len(self.records)
         answer: dict[str, Any] = {}
+        decisions = self._decisions(shape, (), False)
         for selected, decided in zip(shape.fields, decisions, strict=True):
             key = selected.key
             if selected.kind is Kind.TYPENAME:
@@ -217,6 +228,9 @@ class Disclosure:
             if decided is not None and decided.verdict.decision is not ALLOW:
                 value = self._mask(selected, shape.type_name, value)
             answer[key] = value
+        if len(self.refusals) == refusals:
+            entries = [entry for entry, _ in self.records[first:]]
+            self._catalog[(id(shape), item.id)] = (answer, entries)
         return answer
 
     def _value(self, selected: Selected, value: JSON, path: Path) -> Any:
