@@ -512,8 +512,8 @@ class _Compiler:
             f"ORDER BY {alias}.id LIMIT {limit}"
         )
         page = statement.aggregate(node_array, rows, alias, "id")
-        total = "NULL"
-        if relation.counted:
+        total = "NULL"  # also when not asked for: nothing is counted that nobody reads
+        if relation.counted and any(part.kind is Kind.TOTAL_COUNT for part in parts):
             counted = statement.alias()
             total = (
                 f"(SELECT count(*) FROM {relation.table} {counted} "
