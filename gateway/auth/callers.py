@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -76,9 +78,10 @@ async def load_caller(
     # R14: the gateway asks for its second factor only on its own tokens; an external
     # provider's (no version) signed in with whatever factors that provider requires.
     required = settings.totp_required_roles if bearer.version is not None else frozenset()
+    statement = _caller_statement(bearer.version is not None, required)
+    parameters = {"username": bearer.subject, "version": bearer.version, "cutoff": cutoff}
     async with db.session() as session:
-        statement = _caller_statement(bearer.subject, bearer.version, cutoff, required)
-        rows = (await session.execute(statement)).all()
+        rows = (await session.execute(statement, parameters)).all()
     users = [(number, text, flags) for kind, number, text, flags in rows if kind == "user"]
     partner = [row for row in rows if row[0] == "partner"]
     if not users or (bearer.partner_only and not partner):
@@ -112,10 +115,13 @@ def second_factor_missing(
     return and_(User.totp_enabled_at.is_(None), holds)
 
 
-def _caller_statement(
-    username: str, version: int | None, cutoff: datetime, required: frozenset[str]
-) -> CompoundSelect[Any]:
-    """(kind, number, text, provider id) rows: the user (with their restriction flags in the
+@lru_cache(maxsize=8)
+def _caller_statement(versioned: bool, required: frozenset[str]) -> CompoundSelect[Any]:
+    """Built once per shape (our own token or an external one, the roles needing a second
+    factor) and bound per request (``username``, ``version``, ``cutoff``): constructing it
+    costs more than running it.
+
+    (kind, number, text, provider id) rows: the user (with their restriction flags in the
     last column: password expired, a second factor ``required`` but missing), their roles per
     organization, their provider assignments, the client organizations of their ACTIVE agency
     grants, their health-plan roles and, for a partner client's service account, its agency's
@@ -126,10 +132,10 @@ def _caller_statement(
     user_id = (
         select(User.id)
         .where(
-            User.username == username,
+            User.username == bindparam("username"),
             User.status.in_(SIGNED_IN_STATUSES),
             # R14: a bumped version revokes our tokens; external ones carry none.
-            true() if version is None else User.token_version == version,
+            User.token_version == bindparam("version") if versioned else true(),
         )
         .scalar_subquery()
     )
@@ -139,7 +145,7 @@ def _caller_statement(
         _active_organization(Membership.organization_id),
     )
     no_number, no_text = cast(null(), Integer), cast(null(), String)
-    expired = User.password_changed_at < cutoff
+    expired = User.password_changed_at < bindparam("cutoff")
     flags: ColumnElement[int] = case((expired, PASSWORD_EXPIRED_FLAG), else_=0)
     if required:
         missing = second_factor_missing(User.id, required)
