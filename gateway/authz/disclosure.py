@@ -122,7 +122,10 @@ class Disclosure:
     bound: Sequence[Any]  # the operation's bound arguments (page sizes)
     records: list[tuple[Entry, str | None]] = field(default_factory=list)
     refusals: list[_Refusal] = field(default_factory=list)
-    _decided: dict[tuple[int, NodeScope], list[FieldDecision | None]] = field(default_factory=dict)
+    # Decisions by (shape, the object's organizations, whether it is the caller's own).
+    _decided: dict[tuple[int, tuple[int, ...], bool], list[FieldDecision | None]] = field(
+        default_factory=dict
+    )
     # Catalog objects answered without a refusal: (answer, entries) by (shape, code).
     _catalog: dict[tuple[int, str], tuple[dict[str, Any], list[Entry]]] = field(
         default_factory=dict
@@ -340,11 +343,10 @@ class Disclosure:
     ) -> list[FieldDecision | None]:
         """The decision on each selected field of an object of ``shape`` seen in ``orgs``
         (None: not enforced, or not data), made once per request and scope."""
-        key = (id(shape), NodeScope(orgs, own))
+        key = (id(shape), orgs, own)
         found = self._decided.get(key)
         if found is None:
-            authz = self.context.authz
-            scope = key[1]
+            authz, scope = self.context.authz, NodeScope(orgs, own)
             found = []
             for selected in shape.fields:
                 if not self.enforce or selected.kind is Kind.TYPENAME:
