@@ -44,7 +44,7 @@ def test_a_broken_policy_file_keeps_the_running_policy(tmp_path: Path, settings:
 
 @pytest.fixture
 async def second_process(settings: Settings, world: World) -> AsyncIterator[Api]:
-    """Another gateway on the same database: its own engine, writer and in-process lock."""
+    """Another gateway on the same database: its own engine and group-commit writer."""
     other: Starlette = create_app(settings)
     transport = httpx.ASGITransport(app=other, client=("198.51.100.9", 41000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway-2.test") as client:
