@@ -42,6 +42,7 @@ from graphql import (
 )
 
 from gateway.authz import Kind, Root, Selected, Shape, declares_scope
+from gateway.catalog import MembershipStatus
 from gateway.data import PageRequest, as_id
 from gateway.reads.sql import Bindings, Statement
 from gateway.reads.tables import RELATIONS, ROOTS, TABLES, Relation, RootField, Scope
@@ -703,8 +704,6 @@ def _page_request(raw: tuple[Any, Any], default: int, maximum: int) -> PageReque
 
 
 def _statuses(raw: Any, fallback: tuple[str, ...]) -> tuple[str, ...]:
-    from gateway.catalog import MembershipStatus
-
     if raw is None:
         return fallback
     values = raw if isinstance(raw, list) else [raw]

@@ -12,7 +12,6 @@ in Python (the differential test holds the two to the same answers):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.authz import Kind
@@ -277,12 +276,10 @@ RELATIONS: dict[tuple[str, str], Relation] = {
     ),
 }
 
-# Root fields: how the row (or page) is found; {c} is the root row.
-RootWhere = Callable[..., str]
-
-
 @dataclass(frozen=True, slots=True)
 class RootField:
+    """A root field: how its row (or page) is found; {c} is the root row."""
+
     kind: Kind  # OBJECT (by id or the caller), CONNECTION, or CATALOG (the whole catalog)
     child: str
     table: str = ""
