@@ -33,7 +33,7 @@ ROLE_RULES = ("domain/", "seeding/")
 # Names only the audit package may use: the log's tables and the trail's and writer's insides.
 RECORDING_NAMES = frozenset({"AccessLogEntry", "AccessLogRequest", "AccessLogHead"})
 RECORDING_ATTRIBUTES = frozenset(
-    {"_rows", "_executions", "_flushed", "mark_written", "chained", "request_row", "_append_in"}
+    {"_rows", "_index", "_flushed", "mark_written", "chained", "request_row", "_append_in"}
 )
 # Where the log's tables are declared, and its migrations.
 TABLE_HOMES = ("models/", "migrations/")

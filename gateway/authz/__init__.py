@@ -8,12 +8,13 @@
 - ``masking``: how a masked read shows a value.
 - ``Disclosure``: the enforcement point's decisions applied to a compiled read's answer
   (gateway.reads), object by object, with the shapes (``Shape``, ``Selected``) it walks.
+- ``unstorable``: input the log cannot hold, refused as bad input on either path.
 """
 
 from gateway.authz.check import check_policy
 from gateway.authz.decisions import Decisions
 from gateway.authz.disclosure import Disclosure, Kind, Root, Selected, Shape, Unanswerable
-from gateway.authz.enforcement import Enforcement
+from gateway.authz.enforcement import Enforcement, unstorable
 from gateway.authz.policy import PolicyTable, compile_policy
 from gateway.authz.scope import declares_scope, organizations_of, scoped
 
@@ -32,4 +33,5 @@ __all__ = [
     "declares_scope",
     "organizations_of",
     "scoped",
+    "unstorable",
 ]

@@ -41,7 +41,7 @@ from graphql import (
     get_named_type,
 )
 
-from gateway.authz import Kind, Root, Selected, Shape, declares_scope
+from gateway.authz import Kind, Root, Selected, Shape, declares_scope, unstorable
 from gateway.catalog import MembershipStatus
 from gateway.data import PageRequest, as_id
 from gateway.reads.sql import Bindings, Statement
@@ -671,17 +671,9 @@ def _id_value(raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise NotCompiled
     text = str(raw)
-    if "\x00" in text or not _encodes(text):
+    if unstorable(text):
         raise NotCompiled  # refused as bad input by the resolvers' enforcement point
     return text
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _key_or_none(value: str) -> int:
