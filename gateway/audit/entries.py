@@ -10,11 +10,12 @@ objects are filed under. The bytes each contributes to its entry's hash are prep
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from gateway.jsoncodec import ascii_dumps
 
 REQUEST_COLUMNS = (
     "first_seq", "entry_count", "request_id", "first_index", "at", "user_id", "username",
@@ -79,7 +80,7 @@ class Entry:
 
 def canonical_json(value: Any) -> bytes:
     """One spelling per value (compact, ASCII): what the chain hashes of client text."""
-    return json.dumps(value, separators=(",", ":")).encode()
+    return ascii_dumps(value)
 
 
 def tail_bytes(
@@ -126,7 +127,7 @@ def header_bytes(request: tuple[Any, ...]) -> bytes:
 
     JSON, because some of them (operation name, client address) are client-chosen text."""
     values = [v.isoformat() if isinstance(v, datetime) else v for v in request]
-    return json.dumps(values, separators=(",", ":")).encode() + b"\x1e"
+    return ascii_dumps(values) + b"\x1e"
 
 
 def chain_hash(key: bytes, previous: bytes, header: bytes, entry: bytes) -> bytes:

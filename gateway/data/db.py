@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -18,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from gateway.jsoncodec import loads
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -57,7 +58,11 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
         busy = timeouts.lock if timeouts else 30
         # A broken connection is replaced before use: pinging costs no network round trip.
         engine = create_async_engine(
-            url, connect_args={"timeout": busy}, pool_pre_ping=True, **_pool(timeouts)
+            url,
+            connect_args={"timeout": busy},
+            pool_pre_ping=True,
+            json_deserializer=loads,
+            **_pool(timeouts),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
@@ -69,6 +74,7 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
             pool_size=10,
             max_overflow=10,
             pool_recycle=1800,
+            json_deserializer=loads,
             connect_args=_postgresql_timeouts(timeouts) if timeouts else {},
             **_pool(timeouts),
         )
@@ -172,4 +178,4 @@ class JsonReader:
             value = None if row is None else row[0]
         else:  # SQLAlchemy's asyncpg connections decode JSON already
             value = await self._raw.fetchval(sql, *parameters)
-        return json.loads(value) if isinstance(value, str | bytes) else value
+        return loads(value) if isinstance(value, str | bytes) else value

@@ -22,6 +22,7 @@ from gateway.data import Loaders, database_unavailable, statement_count
 from gateway.errors import ErrorCode, Unavailable
 from gateway.http import body, graphiql, metrics
 from gateway.http.request_log import remember_trail
+from gateway.jsoncodec import dumps
 from gateway.models import utcnow
 from gateway.runtime import Runtime
 
@@ -48,6 +49,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except HTTPException as refused:
             response = body.refusal(refused.status_code, refused.reason)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON: what strawberry would turn into a 500 is a 400 here."""
