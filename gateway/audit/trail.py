@@ -8,6 +8,7 @@ decision holding 50 objects, not 50 entries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,18 @@ class AuditTrail:
             disclosure = self._open(entry)
         objects, key = disclosure.objects, (object_id, entry.organization_id)
         objects[key] = objects.get(key, 0) + 1
+        return disclosure.index
+
+    def record_each(self, entry: Entry, objects: Mapping[str | None, int]) -> int:
+        """Count executions of ``entry`` on each of ``objects`` (how many on each): ``record``
+        for a group of objects decided alike."""
+        disclosure = self._index.get(entry.tail)
+        if disclosure is None:
+            disclosure = self._open(entry)
+        counted, org = disclosure.objects, entry.organization_id
+        for object_id, times in objects.items():
+            key = (object_id, org)
+            counted[key] = counted.get(key, 0) + times
         return disclosure.index
 
     def _open(self, entry: Entry) -> Disclosure:

@@ -17,7 +17,7 @@ twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, auto
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 ALLOW, DENY = Decision.ALLOW, Decision.DENY
 JSON = Any
-Path = tuple[str | int, ...]
 
 
 class Unanswerable(Exception):
@@ -68,6 +67,23 @@ class Kind(Enum):
     TOTAL_COUNT = auto()
 
 
+VALUE, ID, BOOLEAN, DATETIME, TYPENAME = (
+    Kind.VALUE,
+    Kind.ID,
+    Kind.BOOLEAN,
+    Kind.DATETIME,
+    Kind.TYPENAME,
+)
+OBJECT, LIST, CATALOG, CONNECTION = Kind.OBJECT, Kind.LIST, Kind.CATALOG, Kind.CONNECTION
+EDGES, CURSOR, PAGE_INFO, HAS_NEXT_PAGE = (
+    Kind.EDGES,
+    Kind.CURSOR,
+    Kind.PAGE_INFO,
+    Kind.HAS_NEXT_PAGE,
+)
+TOTAL_COUNT = Kind.TOTAL_COUNT
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Selected:
     """One response key of an object: a schema field, how to find its value, and where."""
@@ -94,6 +110,12 @@ class Shape:
     owner: bool = False
     structure: bool = False
     catalog: Mapping[str, Any] | None = None
+    # (key, kind, position, selected) of each field: what the walk's loops unpack.
+    steps: tuple[tuple[str, Kind, int, Selected], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        steps = tuple((s.key, s.kind, s.position, s) for s in self.fields)
+        object.__setattr__(self, "steps", steps)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -104,13 +126,35 @@ class Root:
     arguments: Mapping[str, Any]  # as sent (strings and numbers), for the log and its checks
 
 
+# A response path, linked from the leaf: (parent, key), flattened only for an error.
+Path = tuple[Any, str | int] | None
+
+
+@dataclass(slots=True)
+class _Group:
+    """The objects of one shape seen in one scope (organizations, own or not): the decision
+    on each selected field, made once, and each object the walk met there, with how many
+    times. Every decided field covered every object of its group: that is what is recorded."""
+
+    decisions: list[FieldDecision | None]
+    plain: bool  # nothing refused or masked: values are answered as they are
+    refuses: bool
+    objects: dict[str | None, int] = field(default_factory=dict)
+    indexes: list[int] = field(default_factory=list)  # each field's entry, once recorded
+
+    def met(self, object_id: str | None) -> None:
+        objects = self.objects
+        objects[object_id] = objects.get(object_id, 0) + 1
+
+
 @dataclass(slots=True)
 class _Refusal:
     error: GatewayError
     nodes: tuple[FieldNode, ...]
     path: Path
     decided: FieldDecision | None = None
-    record: int = -1  # index in the walk's records of the refused execution
+    group: _Group | None = None  # None: a root field's execution
+    index: int = -1  # the refused field in its group, or the root's execution
 
 
 @dataclass(slots=True)
@@ -120,139 +164,127 @@ class Disclosure:
     context: Context
     enforce: bool
     bound: Sequence[Any]  # the operation's bound arguments (page sizes)
-    records: list[tuple[Entry, str | None]] = field(default_factory=list)
     refusals: list[_Refusal] = field(default_factory=list)
-    # Decisions by (shape, the object's organizations, whether it is the caller's own).
-    _decided: dict[tuple[int, tuple[int, ...], bool], list[FieldDecision | None]] = field(
-        default_factory=dict
-    )
-    # Catalog objects answered without a refusal: (answer, entries) by (shape, code).
-    _catalog: dict[tuple[int, str], tuple[dict[str, Any], list[Entry]]] = field(
-        default_factory=dict
-    )
+    # Root fields' executions, each with the object it was asked about.
+    _roots: list[tuple[Entry, str | None]] = field(default_factory=list)
+    # Groups by (shape, the objects' organizations, whether they are the caller's own).
+    _groups: dict[tuple[int, tuple[int, ...], bool], _Group] = field(default_factory=dict)
+    # Catalog objects answered without a refusal, by (shape, code): alike wherever they are.
+    _catalog: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
 
     def root(self, root: Root, value: JSON, missing: str | None) -> Any:
         """A root field, as ``_resolve_root`` answers it: decided, recorded, then resolved
         (``missing``: no row was found, and the NOT_FOUND message to say so)."""
-        selected, context = root.selected, self.context
-        path: Path = (selected.key,)
+        selected = root.selected
+        path: Path = (None, selected.key)
         if not self.enforce:
             if missing is not None:
-                self._refuse(NotFound(missing), selected, path)
+                self.refusals.append(_Refusal(NotFound(missing), selected.nodes, path))
                 return None
             return self._value(selected, value, path)
-        decided = context.authz.field((root_scope(root.arguments), "Query", selected.field))
-        record = self._record(decided.entry, storable(root_object(root.arguments), 64))
+        decided, index = self.attempted(root)
         if decided.verdict.decision is DENY:
-            self._deny(selected, path, decided, record)
+            self._deny(selected, path, decided, None, index)
             return None
         if missing is not None:
             failure = NotFound(missing)
-            self.records[record] = (settled_entry(decided, failure), self.records[record][1])
-            self._refuse(failure, selected, path)
+            self._roots[index] = (settled_entry(decided, failure), self._roots[index][1])
+            self.refusals.append(_Refusal(failure, selected.nodes, path))
             return None
         value = self._value(selected, value, path)
         if decided.verdict.decision is not ALLOW:
             value = self._mask(selected, "Query", value)
         return value
 
+    def attempted(self, root: Root) -> tuple[FieldDecision, int]:
+        """Record a root field's execution (also when the database then fails it, as the
+        resolvers' would be); its decision and its index among the roots."""
+        arguments = root.arguments
+        decided = self.context.authz.field((root_scope(arguments), "Query", root.selected.field))
+        self._roots.append((decided.entry, storable(root_object(arguments), 64)))
+        return decided, len(self._roots) - 1
+
     def finish(self) -> list[GraphQLError]:
-        """Record the walk's executions in the request's trail (in the order the walk met
-        them) and return its errors, each refusal naming its decision."""
+        """Record the walk's executions in the request's trail, each group's objects under
+        each of its decided fields at once, and return its errors, each refusal naming its
+        decision."""
         audit = self.context.audit
-        indexes = [audit.record(entry, object_id) for entry, object_id in self.records]
+        roots = [audit.record(entry, object_id) for entry, object_id in self._roots]
+        for group in self._groups.values():
+            group.indexes = [
+                -1 if decided is None else audit.record_each(decided.entry, group.objects)
+                for decided in group.decisions
+            ]
         errors = []
         for refused in self.refusals:
             error = refused.error
             if refused.decided is not None:
-                error = refusal(
-                    self.context, refused.decided, audit.decision_id(indexes[refused.record])
-                )
-            errors.append(located_error(error, list(refused.nodes), list(refused.path)))
+                within, index = refused.group, refused.index
+                entry = roots[index] if within is None else within.indexes[index]
+                error = refusal(self.context, refused.decided, audit.decision_id(entry))
+            errors.append(located_error(error, list(refused.nodes), _flat(refused.path)))
         return errors
 
     # ---- the walk --------------------------------------------------------------------------
 
     def _object(self, shape: Shape, row: JSON, path: Path) -> Any:
-        if shape.structure:
-            raise AssertionError("structure shapes are walked by their connection")
         if shape.catalog is not None:
             return self._catalog_object(shape, shape.catalog[row], path)
-        object_id = None if row[0] is None else str(row[0])
-        orgs = tuple(row[1 : 1 + shape.orgs])
-        own = shape.owner and row[1 + shape.orgs] == self.context.caller.user_id
-        decisions = self._decisions(shape, orgs, own)
-        answer: dict[str, Any] = {}
-        records = self.records
+        if shape.structure:
+            raise AssertionError("structure shapes are walked by their connection")
+        count = shape.orgs
+        orgs = tuple(row[1 : 1 + count]) if count else ()
+        own = shape.owner and row[1 + count] == self.context.caller.user_id
+        group = self._group(shape, orgs, own)
+        group.met(None if row[0] is None else str(row[0]))
+        if not group.plain:
+            return self._fields(
+                shape,
+                group,
+                path,
+                lambda selected, at: self._value(selected, row[selected.position], at),
+            )
         # The hot loop of a compiled read (once per field of every object): kept flat.
-        for selected, decided in zip(shape.fields, decisions):  # noqa: B905 - built together
-            key, kind = selected.key, selected.kind
-            if kind is Kind.TYPENAME:
+        answer: dict[str, Any] = {}
+        for key, kind, position, selected in shape.steps:
+            if kind is VALUE:
+                answer[key] = row[position]
+            elif kind is TYPENAME:
                 answer[key] = shape.type_name
-                continue
-            decision = ALLOW
-            if decided is not None:
-                records.append((decided.entry, object_id))
-                decision = decided.verdict.decision
-                if decision is DENY:
-                    self._deny(selected, (*path, key), decided, len(records) - 1)
-                    answer[key] = None
-                    continue
-            value = row[selected.position]
-            if kind is not Kind.VALUE and value is not None:
-                value = self._value(selected, value, (*path, key))
-            if decision is not ALLOW:
-                value = self._mask(selected, shape.type_name, value)
-            answer[key] = value
+            else:
+                answer[key] = self._value(selected, row[position], (path, key))
         return answer
 
     def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:
         """A catalog object (a role, an eTool): decided alike wherever it appears, so once it
-        is answered without a refusal its answer and entries are reused for the request."""
-        reused = self._catalog.get((id(shape), item.id))
-        if reused is not None:
-            self.records.extend([(entry, item.id) for entry in reused[1]])
-            return reused[0]
-        refusals, first = len(self.refusals), len(self.records)
-        answer: dict[str, Any] = {}
-        decisions = self._decisions(shape, (), False)
-        for selected, decided in zip(shape.fields, decisions, strict=True):
-            key = selected.key
-            if selected.kind is Kind.TYPENAME:
-                answer[key] = shape.type_name
-                continue
-            if decided is not None:
-                record = self._record(decided.entry, item.id)
-                if decided.verdict.decision is DENY:
-                    self._deny(selected, (*path, key), decided, record)
-                    answer[key] = None
-                    continue
-            value = _plain(getattr(item, _attribute(selected.field)))
-            if decided is not None and decided.verdict.decision is not ALLOW:
-                value = self._mask(selected, shape.type_name, value)
-            answer[key] = value
-        if len(self.refusals) == refusals:
-            entries = [entry for entry, _ in self.records[first:]]
-            self._catalog[(id(shape), item.id)] = (answer, entries)
+        is answered without a refusal its answer is reused for the request."""
+        group = self._group(shape, (), False)
+        group.met(item.id)
+        if group.refuses:
+            return self._fields(shape, group, path, lambda s, _at: _catalog_value(item, s))
+        answer = self._catalog.get((id(shape), item.id))
+        if answer is None:
+            answer = self._fields(shape, group, path, lambda s, _at: _catalog_value(item, s))
+            self._catalog[(id(shape), item.id)] = answer
         return answer
 
     def _value(self, selected: Selected, value: JSON, path: Path) -> Any:
         kind = selected.kind
-        if kind is Kind.VALUE or value is None:
+        if kind is VALUE or value is None:
             return value
-        if kind is Kind.ID:
+        if kind is ID:
             return str(value)
-        if kind is Kind.BOOLEAN:
+        if kind is BOOLEAN:
             return bool(value)
-        if kind is Kind.DATETIME:
+        if kind is DATETIME:
             return _timestamp(value)
         child = selected.child
         assert child is not None
-        if kind is Kind.OBJECT:
+        if kind is OBJECT:
             return self._object(child, value, path)
-        if kind is Kind.LIST or kind is Kind.CATALOG:
-            return [self._object(child, item, (*path, i)) for i, item in enumerate(value)]
-        if kind is Kind.CONNECTION:
+        if kind is LIST or kind is CATALOG:
+            return [self._object(child, item, (path, i)) for i, item in enumerate(value)]
+        if kind is CONNECTION:
             return self._connection(selected, child, value, path)
         raise AssertionError(f"unexpected {kind}")
 
@@ -263,35 +295,19 @@ class Disclosure:
         rows, total = value
         first = self.bound[selected.slot]
         visible = rows[:first]
-        decisions = self._decisions(shape, (), False)
-        answer: dict[str, Any] = {}
-        for part, decided in zip(shape.fields, decisions, strict=True):
-            key = part.key
-            if part.kind is Kind.TYPENAME:
-                answer[key] = shape.type_name
-                continue
-            at = (*path, key)
-            if decided is not None:
-                record = self._record(decided.entry, None)
-                if decided.verdict.decision is DENY:
-                    self._deny(part, at, decided, record)
-                    answer[key] = None
-                    continue
-            if part.kind is Kind.EDGES:
-                assert part.child is not None
-                answer[key] = [
-                    self._edge(part.child, row, (*at, i)) for i, row in enumerate(visible)
-                ]
-            elif part.kind is Kind.PAGE_INFO:
-                assert part.child is not None
-                answer[key] = self._page_info(part.child, len(rows) > first, visible, at)
-            elif part.kind is Kind.TOTAL_COUNT:
-                answer[key] = total
-            else:
-                raise AssertionError(f"unexpected {part.kind}")
-            if decided is not None and decided.verdict.decision is not ALLOW:
-                answer[key] = self._mask(part, shape.type_name, answer[key])
-        return answer
+
+        def part_of(part: Selected, at: Path) -> Any:
+            kind = part.kind
+            if kind is EDGES:
+                child = _child(part)
+                return [self._edge(child, row, (at, i)) for i, row in enumerate(visible)]
+            if kind is PAGE_INFO:
+                return self._page_info(_child(part), len(rows) > first, visible, at)
+            if kind is TOTAL_COUNT:
+                return total
+            raise AssertionError(f"unexpected {kind}")
+
+        return self._structure(shape, path, part_of)
 
     def _edge(self, shape: Shape, row: JSON, path: Path) -> Any:
         return self._structure(
@@ -299,7 +315,7 @@ class Disclosure:
             path,
             lambda part, at: (
                 encode_cursor(row[0])
-                if part.kind is Kind.CURSOR
+                if part.kind is CURSOR
                 else self._object(_child(part), row, at)
             ),
         )
@@ -310,70 +326,74 @@ class Disclosure:
             path,
             lambda part, _at: (
                 more
-                if part.kind is Kind.HAS_NEXT_PAGE
+                if part.kind is HAS_NEXT_PAGE
                 else (encode_cursor(visible[-1][0]) if visible else None)
             ),
         )
 
-    def _structure(self, shape: Shape, path: Path, value_of: Any) -> dict[str, Any]:
-        decisions = self._decisions(shape, (), False)
+    def _structure(self, shape: Shape, path: Path, value_of: ValueOf) -> dict[str, Any]:
+        """A connection, an edge or page info: no object of its own (its executions name
+        none)."""
+        group = self._group(shape, (), False)
+        group.met(None)
+        return self._fields(shape, group, path, value_of)
+
+    def _fields(self, shape: Shape, group: _Group, path: Path, value_of: ValueOf) -> dict[str, Any]:
+        """An object's selected fields as its group's decisions answer them: allowed values as
+        they are, masked ones masked, refused ones null with an error."""
         answer: dict[str, Any] = {}
-        for part, decided in zip(shape.fields, decisions, strict=True):
-            key = part.key
-            if part.kind is Kind.TYPENAME:
-                answer[key] = shape.type_name
+        type_name = shape.type_name
+        for index, ((key, kind, _, selected), decided) in enumerate(
+            zip(shape.steps, group.decisions, strict=True)
+        ):
+            if kind is TYPENAME:
+                answer[key] = type_name
                 continue
-            at = (*path, key)
-            if decided is not None:
-                record = self._record(decided.entry, None)
-                if decided.verdict.decision is DENY:
-                    self._deny(part, at, decided, record)
-                    answer[key] = None
-                    continue
-            value = value_of(part, at)
-            if decided is not None and decided.verdict.decision is not ALLOW:
-                value = self._mask(part, shape.type_name, value)
-            answer[key] = value
+            at = (path, key)
+            decision = ALLOW if decided is None else decided.verdict.decision
+            if decision is DENY:
+                assert decided is not None
+                self._deny(selected, at, decided, group, index)
+                answer[key] = None
+                continue
+            value = value_of(selected, at)
+            answer[key] = value if decision is ALLOW else self._mask(selected, type_name, value)
         return answer
 
-    # ---- decisions and records -------------------------------------------------------------
+    # ---- decisions -------------------------------------------------------------------------
 
-    def _decisions(
-        self, shape: Shape, orgs: tuple[int, ...], own: bool
-    ) -> list[FieldDecision | None]:
-        """The decision on each selected field of an object of ``shape`` seen in ``orgs``
-        (None: not enforced, or not data), made once per request and scope."""
+    def _group(self, shape: Shape, orgs: tuple[int, ...], own: bool) -> _Group:
+        """The group of objects of ``shape`` seen in ``orgs``: its decisions are made once per
+        request (None: not enforced, or not data)."""
         key = (id(shape), orgs, own)
-        found = self._decided.get(key)
-        if found is None:
+        group = self._groups.get(key)
+        if group is None:
             authz, scope = self.context.authz, NodeScope(orgs, own)
-            found = []
-            for selected in shape.fields:
-                if not self.enforce or selected.kind is Kind.TYPENAME:
-                    found.append(None)
-                    continue
-                found.append(authz.field((scope, shape.type_name, selected.field)))
-            self._decided[key] = found
-        return found
+            decisions = [
+                None
+                if not self.enforce or selected.kind is TYPENAME
+                else authz.field((scope, shape.type_name, selected.field))
+                for selected in shape.fields
+            ]
+            verdicts = [d.verdict.decision for d in decisions if d is not None]
+            group = self._groups[key] = _Group(
+                decisions,
+                plain=all(v is ALLOW for v in verdicts),
+                refuses=any(v is DENY for v in verdicts),
+            )
+        return group
 
-    def _record(self, entry: Entry, object_id: str | None) -> int:
-        self.records.append((entry, object_id))
-        return len(self.records) - 1
-
-    def _deny(self, selected: Selected, path: Path, decided: FieldDecision, record: int) -> None:
-        if selected.non_null:  # the resolvers would null its parent: theirs to answer
-            raise Unanswerable(f"refused non-null field {selected.field}")
-        self.refusals.append(_Refusal(_PLACEHOLDER, selected.nodes, path, decided, record))
-
-    def _refuse(
+    def _deny(
         self,
-        error: GatewayError | None,
         selected: Selected,
         path: Path,
-        decided: FieldDecision | None = None,
-        record: int = -1,
+        decided: FieldDecision,
+        group: _Group | None,
+        index: int,
     ) -> None:
-        self.refusals.append(_Refusal(error or _PLACEHOLDER, selected.nodes, path, decided, record))
+        if selected.non_null:  # the resolvers would null its parent: theirs to answer
+            raise Unanswerable(f"refused non-null field {selected.field}")
+        self.refusals.append(_Refusal(_PLACEHOLDER, selected.nodes, path, decided, group, index))
 
     def _mask(self, selected: Selected, type_name: str, value: Any) -> Any:
         masked = masking.apply(type_name, selected.field, value)
@@ -382,12 +402,28 @@ class Disclosure:
         return masked
 
 
+ValueOf = Callable[[Selected, Path], Any]  # a selected field's value (before its decision)
+
+
 _PLACEHOLDER = GatewayError("refused")  # replaced by the refusal, once its decision id is known
 
 
 def _child(selected: Selected) -> Shape:
     assert selected.child is not None
     return selected.child
+
+
+def _catalog_value(item: Any, selected: Selected) -> Any:
+    return _plain(getattr(item, _attribute(selected.field)))
+
+
+def _flat(path: Path) -> list[str | int]:
+    keys: list[str | int] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    keys.reverse()
+    return keys
 
 
 def _attribute(field_name: str) -> str:

@@ -93,6 +93,10 @@ class CompiledReads:
         try:
             values = await self._fetch(context, plan, bindings)
         except _DatabaseFault as fault:  # the view answers 503 for a database fault
+            if walk.enforce:  # each root field was run, as the resolvers' would have been
+                for compiled in plan.roots:
+                    walk.attempted(compiled.root_of(arguments))
+            walk.finish()
             nodes, key = list(fault.root.root.nodes), fault.root.root.key
             error = located_error(fault.failure, nodes, [key])
             return ExecutionResult(data=None, errors=[error])

@@ -236,22 +236,23 @@ class _Compiler:
             selected = Selected(key, name, Kind.CATALOG, non_null, tuple(nodes), child=child)
             codes = tuple(CATALOGS[spec.child])
             return CompiledRoot(selected, {}, None, (), None, codes)
-        if spec.kind is Kind.CONNECTION:
-            return self._root_connection(spec, key, name, nodes, definition, arguments, statement)
-        return self._root_object(spec, key, name, nodes, definition, arguments, statement)
+        answer = self._root_connection if spec.kind is Kind.CONNECTION else self._root_object
+        shape, sql, logged = answer(spec, nodes, definition, arguments, statement)
+        selected = Selected(
+            key, name, spec.kind, non_null, tuple(nodes), child=shape, slot=logged.get("first", -1)
+        )
+        return CompiledRoot(selected, logged, sql, tuple(statement.binders), spec.missing)
 
     def _root_object(
         self,
         spec: RootField,
-        key: str,
-        name: str,
         nodes: list[FieldNode],
         definition: Any,
         arguments: dict[str, ValueNode],
         statement: Statement,
-    ) -> CompiledRoot:
+    ) -> tuple[Shape, str, dict[str, int]]:
+        """An object root's shape, statement and logged arguments (by their slots)."""
         alias = statement.alias()
-        object_type = _object_type(definition.type)
         logged: dict[str, int] = {}
         if spec.by == "id":
             id_slot = self._slot(arguments.pop("id", None), _id_value)
@@ -263,51 +264,32 @@ class _Compiler:
             condition = f"{alias}.id = " + statement.param(lambda b: b.user_id)
         self._no_arguments(arguments)
         shape, value = self._object(
-            statement, object_type, self._subselections(nodes), alias, spec.orgs
+            statement, _object_type(definition.type), self._subselections(nodes), alias, spec.orgs
         )
         where = " AND ".join(
             part
             for part in (condition, self._scope(statement, spec.scope, alias, None))
             if part != "TRUE"
         )
-        sql = f"SELECT {value} FROM {spec.table} {alias} WHERE {where}"
-        selected = Selected(
-            key,
-            name,
-            Kind.OBJECT,
-            isinstance(definition.type, GraphQLNonNull),
-            tuple(nodes),
-            child=shape,
-        )
-        return CompiledRoot(selected, logged, sql, tuple(statement.binders), spec.missing)
+        return shape, f"SELECT {value} FROM {spec.table} {alias} WHERE {where}", logged
 
     def _root_connection(
         self,
         spec: RootField,
-        key: str,
-        name: str,
         nodes: list[FieldNode],
         definition: Any,
         arguments: dict[str, ValueNode],
         statement: Statement,
-    ) -> CompiledRoot:
+    ) -> tuple[Shape, str, dict[str, int]]:
+        """A connection root's shape, statement and logged arguments (``first``: the slot of
+        its page size)."""
         first, after = self._page(arguments)
         self._no_arguments(arguments)
         relation = Relation(Kind.CONNECTION, spec.child, spec.table, spec.where, scope=spec.scope)
         shape, value = self._connection(
             statement, _object_type(definition.type), relation, nodes, None, first, after
         )
-        selected = Selected(
-            key,
-            name,
-            Kind.CONNECTION,
-            isinstance(definition.type, GraphQLNonNull),
-            tuple(nodes),
-            child=shape,
-            slot=first,
-        )
-        logged = {"first": first, "after": after}
-        return CompiledRoot(selected, logged, f"SELECT {value}", tuple(statement.binders), None)
+        return shape, f"SELECT {value}", {"first": first, "after": after}
 
     # ---- objects ---------------------------------------------------------------------------
 
