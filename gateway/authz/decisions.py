@@ -8,7 +8,9 @@ request, so nothing else in the gateway decides who may do what.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from gateway.audit import Entry
 from gateway.auth import Caller
@@ -59,18 +61,33 @@ INTROSPECTION = FieldDecision(
 
 
 @dataclass(slots=True)
+class _Memo:
+    """The policy's answers for one caller as loaded (the same user with the same roles,
+    assignments and sign-in state): they depend on nothing else, so every request of that
+    caller shares them. A change of roles is another caller: the next request decides anew."""
+
+    fields: dict[FieldKey, FieldDecision] = field(default_factory=dict)
+    verdicts: dict[FieldKey, Verdict] = field(default_factory=dict)
+    roles: dict[NodeScope, frozenset[str]] = field(default_factory=dict)
+    orgs_allowing: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class Decisions:
-    """The policy's answers for one caller, memoized for one request; never shared."""
+    """The policy's answers for one request's caller, each made once (see ``_Memo``)."""
 
     policy: PolicyTable
     caller: Caller
-    fields: dict[FieldKey, FieldDecision] = field(default_factory=dict)
-    _verdicts: dict[FieldKey, Verdict] = field(default_factory=dict)
-    _roles: dict[NodeScope, frozenset[str]] = field(default_factory=dict)
-    _orgs_allowing: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)
+    fields: dict[FieldKey, FieldDecision] = field(init=False)
+    _verdicts: dict[FieldKey, Verdict] = field(init=False)
+    _roles: dict[NodeScope, frozenset[str]] = field(init=False)
+    _orgs_allowing: dict[tuple[str, str], frozenset[int]] = field(init=False)
     _base_roles: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        memo = self.policy.remembered(_fingerprint(self.caller), _Memo)
+        self.fields, self._verdicts = memo.fields, memo.verdicts
+        self._roles, self._orgs_allowing = memo.roles, memo.orgs_allowing
         self._base_roles = _base_roles(self.caller)
 
     def field(self, key: FieldKey) -> FieldDecision:
@@ -206,6 +223,12 @@ class Decisions:
         if scope.is_self:
             roles.add(SELF)
         return frozenset(roles)
+
+
+def _fingerprint(caller: Caller) -> Hashable:
+    """Everything the caller was loaded with (a decision may depend on any of it)."""
+    values = (getattr(caller, each.name) for each in dataclass_fields(caller))
+    return (_Memo, *(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in values))
 
 
 def _base_roles(caller: Caller) -> frozenset[str]:

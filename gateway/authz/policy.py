@@ -8,11 +8,13 @@ never on the request path. At start-up (and on reload) the enforcer is asked onc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import casbin
 
@@ -39,6 +41,8 @@ READ, READ_MASKED, WRITE, LOGIN = "read", "read_masked", "write", "login"
 # Row scope (V1, V4, V5): a role with "reach_all" on a list reaches all of its rows, not only
 # those of its own organizations or assigned providers. Only these lists take the action.
 REACH_ALL = "reach_all"
+REMEMBERED = 4096  # callers whose decisions a process keeps (PolicyTable.remembered)
+T = TypeVar("T")
 REACH_FIELDS = frozenset(
     {
         ("Query", "organizations"),  # V1: every organization (and, by id, Query.organization)
@@ -129,6 +133,20 @@ class PolicyTable:
             for role in ALL_ROLES
         }
         self._combined: dict[tuple[frozenset[str], str, str], Verdict] = {}
+        self._remembered: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def remembered(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What was remembered under ``key`` (made by ``make`` the first time): answers that
+        depend on nothing but this policy and ``key``, kept for the most recent keys."""
+        kept = self._remembered
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = make()
+            if len(kept) > REMEMBERED:
+                kept.popitem(last=False)
+        else:
+            kept.move_to_end(key)
+        return cast(T, found)
 
     def decide(self, roles: frozenset[str], type_name: str, field: str) -> Verdict:
         """The most permissive verdict of any of ``roles`` (a union of privileges)."""
