@@ -72,15 +72,17 @@ class AuditTrail:
         objects[key] = objects.get(key, 0) + 1
         return disclosure.index
 
-    def record_each(self, entry: Entry, objects: Mapping[str | None, int]) -> int:
-        """Count executions of ``entry`` on each of ``objects`` (how many on each): ``record``
-        for a group of objects decided alike."""
+    def record_each(self, entry: Entry, filed: Mapping[FiledObject, int]) -> int:
+        """Count executions of ``entry`` on objects decided alike, each filed under the
+        entry's organization (``filed``: (object id, organization) -> executions)."""
         disclosure = self._index.get(entry.tail)
         if disclosure is None:
             disclosure = self._open(entry)
-        counted, org = disclosure.objects, entry.organization_id
-        for object_id, times in objects.items():
-            key = (object_id, org)
+        counted = disclosure.objects
+        if not counted:
+            counted.update(filed)
+            return disclosure.index
+        for key, times in filed.items():
             counted[key] = counted.get(key, 0) + times
         return disclosure.index
 

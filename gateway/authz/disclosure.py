@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode, GraphQLError, located_error
 
-from gateway.audit import Entry, storable
+from gateway.audit import Entry, FiledObject, storable
 from gateway.authz import masking
 from gateway.authz.decisions import FieldDecision
 from gateway.authz.enforcement import refusal, root_object, root_scope, settled_entry
@@ -142,9 +142,20 @@ class _Group:
     objects: dict[str | None, int] = field(default_factory=dict)
     indexes: list[int] = field(default_factory=list)  # each field's entry, once recorded
 
+    _filed: dict[int | None, dict[FiledObject, int]] = field(default_factory=dict)
+
     def met(self, object_id: str | None) -> None:
         objects = self.objects
         objects[object_id] = objects.get(object_id, 0) + 1
+
+    def filed(self, decided: FieldDecision) -> dict[FiledObject, int]:
+        """The objects as ``decided``'s entry files them (usually one organization for all
+        of a group's fields: keyed once)."""
+        org = decided.entry.organization_id
+        filed = self._filed.get(org)
+        if filed is None:
+            filed = self._filed[org] = {(o, org): n for o, n in self.objects.items()}
+        return filed
 
 
 @dataclass(slots=True)
@@ -212,7 +223,7 @@ class Disclosure:
         roots = [audit.record(entry, object_id) for entry, object_id in self._roots]
         for group in self._groups.values():
             group.indexes = [
-                -1 if decided is None else audit.record_each(decided.entry, group.objects)
+                -1 if decided is None else audit.record_each(decided.entry, group.filed(decided))
                 for decided in group.decisions
             ]
         errors = []
