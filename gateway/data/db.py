@@ -79,7 +79,7 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
             **_pool(timeouts),
         )
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
-    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", count_statement)
     return engine
 
 
@@ -121,7 +121,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _count_statement(*_args: Any) -> None:
+def count_statement(*_args: Any) -> None:
+    """One more statement for the request under way (one run on a driver connection)."""
     counter = statement_count.get()
     if counter is not None:
         counter[0] += 1
@@ -148,10 +149,16 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled connection's own driver connection (asyncpg's, aiosqlite's) outside any
+        transaction: a statement commits by itself. Count each with ``count_statement``."""
+        async with self.engine.connect() as connection:
+            yield (await connection.get_raw_connection()).driver_connection
+
+    @asynccontextmanager
     async def json_reader(self) -> AsyncIterator[JsonReader]:
         """One pooled connection for a compiled read's statements (one per root field)."""
-        async with self.engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
+        async with self.driver() as raw:
             yield JsonReader(raw, self.is_sqlite)
 
     async def dispose(self) -> None:
@@ -169,9 +176,7 @@ class JsonReader:
 
     async def fetch(self, sql: str, parameters: tuple[Any, ...]) -> Any:
         """The statement's value, decoded; None when it found no row."""
-        counter = statement_count.get()
-        if counter is not None:
-            counter[0] += 1
+        count_statement()
         if self._is_sqlite:
             async with self._raw.execute(sql, parameters) as cursor:
                 row = await cursor.fetchone()
