@@ -98,6 +98,19 @@ async def access_log_head(db: BenchDatabase) -> tuple[int, int, bytes]:
     return row["id"], row["seq"], row["hash"]
 
 
+async def log_bytes(db: BenchDatabase, after_seq: int, through_seq: int) -> int:
+    """Bytes the access log stores for entries ``after_seq`` < seq <= ``through_seq`` and
+    their requests' rows (PostgreSQL's own row sizes, indexes not counted)."""
+    async with connect(db) as connection:
+        entries = await connection.fetchval(
+            "SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM access_log e"
+            " WHERE seq > $1 AND seq <= $2", after_seq, through_seq)
+        requests = await connection.fetchval(
+            "SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM access_log_requests r"
+            " WHERE first_seq > $1 AND first_seq <= $2", after_seq, through_seq)
+    return int(entries) + int(requests)
+
+
 async def identities(db: BenchDatabase) -> Identities:
     """The dashboard org's first active account admin and the payer auditor."""
     async with connect(db) as connection:

@@ -26,6 +26,7 @@ class Measurement:
     log_entries_per_request: float | None  # from /metrics
     requests_per_log_batch: float | None  # from /metrics: requests per access-log transaction
     log_rows_per_request_db: float  # access_log_head.seq delta / requests, a cross-check
+    log_bytes_per_request_db: float  # bytes of those entries and their request rows / requests
     failure_samples: list[tuple[str, int]] = field(default_factory=list)
     shape_problems: list[str] = field(default_factory=list)
 
@@ -48,14 +49,15 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 HEADER = ("scenario", "mode", "requests", "failed", "req/s", "p50 ms", "p99 ms", "SQL/req",
-          "log/req", "req/batch")
+          "log/req", "log B/req", "req/batch")
 
 
 def _row(m: Measurement) -> tuple[str, ...]:
     return (
         m.scenario, m.mode, str(m.requests), str(m.failures), _number(m.requests_per_second),
         _number(m.p50_ms), _number(m.p99_ms), _number(m.sql_statements_per_request),
-        _number(m.log_entries_per_request), _number(m.requests_per_log_batch),
+        _number(m.log_entries_per_request), _number(m.log_bytes_per_request_db, 0),
+        _number(m.requests_per_log_batch),
     )
 
 

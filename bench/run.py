@@ -96,8 +96,9 @@ async def measure(
         result = await run_load(client, scenario.payload, duration=args.duration,
                                 concurrency=args.concurrency)
         after, seq_after = await promscrape.scrape(client), await log_seq(db)
+    stored = await database.log_bytes(db, seq_before, seq_after)
     return to_measurement(scenario, server, result, warm, (before, after),
-                          seq_after - seq_before)
+                          seq_after - seq_before, stored)
 
 
 async def log_seq(db: BenchDatabase) -> int:
@@ -107,6 +108,7 @@ async def log_seq(db: BenchDatabase) -> int:
 def to_measurement(
     scenario: Scenario, server: GatewayServer, result: LoadResult, warm: LoadResult,
     snapshots: tuple[promscrape.Snapshot, promscrape.Snapshot], log_rows: int,
+    log_bytes: int,
 ) -> Measurement:
     before, after = snapshots
     sql = promscrape.histogram_delta(before, after, promscrape.SQL_STATEMENTS)
@@ -128,6 +130,7 @@ def to_measurement(
         log_entries_per_request=entries.mean,
         requests_per_log_batch=batches.mean,
         log_rows_per_request_db=log_rows / result.requests if result.requests else 0.0,
+        log_bytes_per_request_db=log_bytes / result.requests if result.requests else 0.0,
         failure_samples=top_failures(result) + top_failures(warm),
         shape_problems=shape,
     )
