@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, auto
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from graphql import FieldNode, GraphQLError, located_error
@@ -112,10 +113,22 @@ class Shape:
     catalog: Mapping[str, Any] | None = None
     # (key, kind, position, selected) of each field: what the walk's loops unpack.
     steps: tuple[tuple[str, Kind, int, Selected], ...] = field(init=False)
+    # An object's answer when nothing of it is refused or masked: every key with the value at
+    # its position (``values``), then the fields that are not a column as it is (``then``).
+    keys: tuple[str, ...] = field(init=False)
+    values: Callable[[Sequence[Any]], Sequence[Any]] = field(init=False)
+    then: tuple[tuple[str, Kind, Selected], ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        steps = tuple((s.key, s.kind, s.position, s) for s in self.fields)
+        fields = self.fields
+        steps = tuple((s.key, s.kind, s.position, s) for s in fields)
         object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "keys", tuple(s.key for s in fields))
+        positions = [max(s.position, 0) for s in fields]
+        values = itemgetter(*positions) if len(positions) > 1 else _few(positions)
+        object.__setattr__(self, "values", values)
+        then = tuple((s.key, s.kind, s) for s in fields if s.kind is not VALUE)
+        object.__setattr__(self, "then", then)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -258,15 +271,14 @@ class Disclosure:
                 path,
                 lambda selected, at: self._value(selected, row[selected.position], at),
             )
-        # The hot loop of a compiled read (once per field of every object): kept flat.
-        answer: dict[str, Any] = {}
-        for key, kind, position, selected in shape.steps:
-            if kind is VALUE:
-                answer[key] = row[position]
-            elif kind is TYPENAME:
+        # The hot path of a compiled read (once per object): the columns taken as they are at
+        # once, then the rest (nested objects, conversions) one by one.
+        answer = dict(zip(shape.keys, shape.values(row), strict=True))
+        for key, kind, selected in shape.then:
+            if kind is TYPENAME:
                 answer[key] = shape.type_name
             else:
-                answer[key] = self._value(selected, row[position], (path, key))
+                answer[key] = self._value(selected, answer[key], (path, key))
         return answer
 
     def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:
@@ -447,6 +459,11 @@ _PLACEHOLDER = GatewayError("refused")  # replaced by the refusal, once its deci
 def _child(selected: Selected) -> Shape:
     assert selected.child is not None
     return selected.child
+
+
+def _few(positions: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """``itemgetter`` for one position or none: always a tuple."""
+    return lambda row: tuple(row[p] for p in positions)
 
 
 def _catalog_value(item: Any, selected: Selected) -> Any:

@@ -327,8 +327,11 @@ class _Compiler:
                 if nodes[0].arguments:
                     raise NotCompiled
                 kind = _scalar_kind(definition.type, column[1])
+                value = f"{alias}.{column[0]}"
+                if kind is Kind.ID:  # the schema's IDs are strings: made so by the database
+                    kind, value = Kind.VALUE, f"CAST({value} AS TEXT)"
                 fields.append(Selected(key, name, kind, non_null, tuple(nodes), len(values)))
-                values.append(f"{alias}.{column[0]}")
+                values.append(value)
                 continue
             relation = RELATIONS.get((graphql_type.name, name))
             if relation is None:
