@@ -45,6 +45,24 @@ class Query:
         row, org_ids = await resolve_users.user(info.context, id)
         return User.from_row(row, seen_in=org_ids)
 
+    @strawberry.field(
+        description="The help desk's lookup (SPEC 2, R13; payer support and the payer auditor "
+        "only): users whose username, email, name or active organization's name contains "
+        "`search` in any case, by id. `search` is 2 to 64 characters (trimmed); no match is an "
+        "empty connection."
+    )
+    async def users(
+        self, info: Info, search: str, first: int | None = None, after: str | None = None
+    ) -> Connection[User] | None:
+        page = page_of(info, first, after)
+        found = await resolve_users.search(info.context, search, page)
+        return connection(
+            found.rows,
+            page,
+            lambda row: User.from_row(row, seen_in=found.seen_in.get(row.id, ())),
+            total_count=found.total,
+        )
+
     @strawberry.field(description="The role catalog (V6)")
     def roles(self) -> list[Role] | None:
         return list(ROLES.values())
