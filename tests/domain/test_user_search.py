@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -275,6 +276,27 @@ async def test_the_log_names_the_search_and_every_user_it_showed(api: Api, db: D
         e for e in await logged(db, response) if (e.object_type, e.field) == ("User", "email")
     ]
     assert {object_id for object_id, _ in emails.objects} == set(people.found)
+
+
+WHO_SEARCHED = """query($text: ID!, $since: DateTime!) {
+  accessLog(objectType: "Query", field: "users", objectId: $text, since: $since) {
+    edges { node { username decision objectId } }
+  }
+}"""
+
+
+async def test_the_security_officer_finds_who_searched_for_a_text(api: Api, db: Database) -> None:
+    people = await make_people(db)
+    await search_response(api, people.marker, "helpdesk")
+    await search_response(api, people.marker, "office")
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    variables = {"text": people.marker, "since": since}
+    body = await api.query(WHO_SEARCHED, as_user="secofficer", variables=variables)
+    nodes = [edge["node"] for edge in body["data"]["accessLog"]["edges"]]
+    assert nodes == [
+        {"username": "office", "decision": "deny", "objectId": people.marker},
+        {"username": "helpdesk", "decision": "allow", "objectId": people.marker},
+    ]
 
 
 async def test_a_refused_search_is_logged_with_its_text(api: Api, db: Database) -> None:
