@@ -150,6 +150,32 @@ async def _activation_code(settings: Settings) -> str:
     return match.group(1)
 
 
+async def test_readme_help_desk_lookup_works_as_written(tmp_path: Path) -> None:
+    """The help desk finds Dr. Ada Smith by her surname, and the organization to act in."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    await asyncio.to_thread(upgrade, settings)
+    await seed_demo(settings)
+    app = create_app(settings)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://demo.test"
+        ) as client:
+            [(who, lookup)] = walkthrough_steps("Looking up a user (help desk)")
+            body = await Api(client, settings).query(lookup, as_user=who)
+    finally:
+        await app.state.runtime.db.dispose()
+    assert "errors" not in body, body
+    found = body["data"]["users"]
+    assert found["totalCount"] == 1 and not found["pageInfo"]["hasNextPage"]
+    [node] = [edge["node"] for edge in found["edges"]]
+    assert (node["username"], node["name"], node["email"]) == (
+        "drsmith",
+        "Ada Smith",
+        "drsmith@sunrise.example.org",
+    )
+    assert [m["organization"]["name"] for m in node["memberships"]] == ["Sunrise Family Practice"]
+
+
 async def test_readme_access_log_queries_find_what_was_read_with_the_dates_shown(
     tmp_path: Path,
 ) -> None:

@@ -168,10 +168,11 @@ def _encodes(text: str) -> bool:
 
 
 def root_object(arguments: Mapping[str, Any]) -> str | None:
-    """What a root field was asked about, for the log: "who looked up organization 7?"."""
+    """What a root field was asked about, for the log: "who looked up organization 7?", "who
+    searched for smith?" (the help desk's ``users(search:)``)."""
     for name in (
         "id", "membershipId", "requestId", "grantId", "invitationId", "taxIdId", "reviewId",
-        "userId", "organizationId",
+        "userId", "organizationId", "search",
     ):  # fmt: skip
         value = arguments.get(name)
         if isinstance(value, str):

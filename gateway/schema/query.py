@@ -11,6 +11,7 @@ from gateway.context import Info
 from gateway.resolvers import access_log as resolve_log
 from gateway.resolvers import organizations as resolve_orgs
 from gateway.resolvers import users as resolve_users
+from gateway.resolvers.users import SEARCH_MAX, SEARCH_MIN
 from gateway.schema.access_log import AccessDecision, access_log, log_page_of
 from gateway.schema.catalog import ETOOLS, ROLES, ETool, Role
 from gateway.schema.export import MemberExport, export_members
@@ -44,6 +45,24 @@ class Query:
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
         row, org_ids = await resolve_users.user(info.context, id)
         return User.from_row(row, seen_in=org_ids)
+
+    @strawberry.field(
+        description="The help desk's lookup (SPEC 2, R13; payer support and the payer auditor "
+        "only): users whose username, email, name or active organization's name contains "
+        f"`search` in any case, by id. `search` is {SEARCH_MIN} to {SEARCH_MAX} characters "
+        "(trimmed); no match is an empty connection."
+    )
+    async def users(
+        self, info: Info, search: str, first: int | None = None, after: str | None = None
+    ) -> Connection[User] | None:
+        page = page_of(info, first, after)
+        found = await resolve_users.search(info.context, search, page)
+        return connection(
+            found.rows,
+            page,
+            lambda row: User.from_row(row, seen_in=found.seen_in.get(row.id, ())),
+            total_count=found.total,
+        )
 
     @strawberry.field(description="The role catalog (V6)")
     def roles(self) -> list[Role] | None:

@@ -155,3 +155,95 @@ async def test_assigned_providers_only(
     body = await api.query(query, as_user=caller, variables={"id": world.org(SUNRISE)})
     edges = body["data"]["organization"]["providers"]["edges"]
     assert [e["node"]["npi"] for e in edges] == npis
+
+
+# ---- The help desk's lookup (Query.users): who may search, and what a found user shows ---------
+
+# Who may run the search at all (outcomes as above; nobody else enumerates users).
+USER_SEARCH: dict[str | None, str] = {
+    "admin": "F",
+    "office": "F",
+    "finance": "F",
+    "drsmith": "F",
+    "nurse": "F",
+    "frontdesk": "F",
+    "biller": "F",
+    "agencyadmin": "F",
+    "chiroadmin": "F",
+    "auditor": "A",
+    "helpdesk": "A",
+    "secofficer": "F",
+    "leaver": "F",
+    None: "U",
+}
+SEARCH = 'query { users(search: "Nina Nurse") { %s } }'
+FOUND: list[str | int] = ["users", "edges", 0, "node"]
+# Each field of the connection and of the user it finds, for the callers who may search.
+FOUND_USER_FIELDS: list[tuple[str, list[str | int], dict[str, str]]] = [
+    ("totalCount", ["users", "totalCount"], {"auditor": "A", "helpdesk": "A"}),
+    (
+        "pageInfo { hasNextPage }",
+        ["users", "pageInfo", "hasNextPage"],
+        {"auditor": "A", "helpdesk": "A"},
+    ),
+    (
+        "pageInfo { endCursor }",
+        ["users", "pageInfo", "endCursor"],
+        {"auditor": "A", "helpdesk": "A"},
+    ),
+    ("edges { cursor }", ["users", "edges", 0, "cursor"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { id } }", [*FOUND, "id"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { username } }", [*FOUND, "username"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { name } }", [*FOUND, "name"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { email } }", [*FOUND, "email"], {"auditor": "M", "helpdesk": "A"}),
+    ("edges { node { phone } }", [*FOUND, "phone"], {"auditor": "M", "helpdesk": "A"}),
+    ("edges { node { status } }", [*FOUND, "status"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { lastLoginAt } }", [*FOUND, "lastLoginAt"], {"auditor": "A", "helpdesk": "A"}),
+    ("edges { node { createdAt } }", [*FOUND, "createdAt"], {"auditor": "A", "helpdesk": "A"}),
+    (
+        "edges { node { memberships { roles { code } organization { name } } } }",
+        [*FOUND, "memberships", 0, "organization", "name"],
+        {"auditor": "A", "helpdesk": "A"},
+    ),
+]
+
+
+def search_outcome(body: JSON, path: list[str | int]) -> str:
+    """Classify what the caller got at ``path`` of the search (a refusal of the root itself
+    included)."""
+    errors = errors_at(body, path)
+    if errors:
+        (error,) = errors
+        code = error["extensions"]["code"]
+        assert code == "UNAUTHENTICATED" or error["extensions"]["decisionId"]
+        return {"FORBIDDEN": "F", "UNAUTHENTICATED": "U"}[code]
+    value = dig(body["data"], path)
+    return "M" if isinstance(value, str) and MASKED.match(value) else "A"
+
+
+@pytest.mark.parametrize(("caller", "expected"), USER_SEARCH.items(), ids=str)
+async def test_who_may_search_users(api: Api, caller: str | None, expected: str) -> None:
+    body = await api.query(SEARCH % "totalCount", as_user=caller)
+    assert search_outcome(body, ["users"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("selection", "path", "caller", "expected"),
+    [
+        (s, path, caller, out)
+        for s, path, table in FOUND_USER_FIELDS
+        for caller, out in table.items()
+    ],
+)
+async def test_found_user_field_visibility(
+    api: Api, selection: str, path: list[str | int], caller: str, expected: str
+) -> None:
+    body = await api.query(SEARCH % f"{selection} edges {{ node {{ username }} }}", as_user=caller)
+    assert dig(body["data"], [*FOUND, "username"]) == "nurse", body
+    assert search_outcome(body, path) == expected
+
+
+def test_the_search_table_names_every_caller() -> None:
+    assert tuple(USER_SEARCH) == CALLERS
+    allowed = {caller for caller, outcome in USER_SEARCH.items() if outcome == "A"}
+    assert all(table.keys() == allowed for _, _, table in FOUND_USER_FIELDS)

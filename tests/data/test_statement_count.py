@@ -169,3 +169,18 @@ async def test_list_of_organizations_with_members_is_batched(
         assert len(body["data"]["organizations"]["edges"]) == first
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+async def test_the_help_desk_search_is_batched(api: Api, app: Starlette, big_org: int) -> None:
+    query = """query($first: Int!) { users(search: "count0", first: $first) { totalCount
+        edges { node { id username email memberships { status roles { code }
+        organization { name } } } } } }"""
+    counts = []
+    for first in (5, 50):
+        with counting(app) as statements:
+            body = await api.query(query, as_user="helpdesk", variables={"first": first})
+        assert "errors" not in body, body["errors"]
+        assert len(body["data"]["users"]["edges"]) == first
+        assert body["data"]["users"]["totalCount"] == MEMBERS
+        counts.append(len(statements))
+    assert counts[0] == counts[1]

@@ -43,6 +43,7 @@ PIECES = (
 RUNNABLE = (
     "query($v: ID!) { organization(id: $v) { name taxIds { tin } } }",
     "query($v: ID!) { user(id: $v) { name email memberships { organization { name } } } }",
+    "query($v: String!) { users(search: $v) { totalCount edges { node { username email } } } }",
     'query($v: String) { accessLog(objectType: $v, since: "2026-01-01T00:00:00Z") '
     "{ edges { node { decisionId } } } }",
     "query Q($v: Int) { organizations(first: $v) { edges { node { name providers { totalCount "
