@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 import sqlalchemy.exc
 
 # PostgreSQL SQLSTATEs of an unavailable database: connection exceptions (08), insufficient
@@ -33,16 +34,21 @@ ALWAYS_UNAVAILABLE = (
 
 
 def database_unavailable(error: BaseException | None) -> bool:
-    """Whether ``error`` says the database could not be used, not that the statement was wrong."""
+    """Whether ``error`` says the database could not be used, not that the statement was wrong:
+    raised through SQLAlchemy, or by the driver itself (a compiled read, the log's append)."""
     if isinstance(error, ALWAYS_UNAVAILABLE):
         return True
-    if not isinstance(error, sqlalchemy.exc.DBAPIError):
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if error is None:
         return False
-    if error.connection_invalidated:
+    if isinstance(error, asyncpg.InterfaceError):  # the connection is gone, or not usable
         return True
-    cause = error.orig.__cause__ if error.orig is not None else None
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    cause = error.__cause__
+    sqlstate = getattr(error, "sqlstate", None) or getattr(cause, "sqlstate", None)
     if isinstance(sqlstate, str):
         return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-    code = getattr(error.orig, "sqlite_errorcode", None)
+    code = getattr(error, "sqlite_errorcode", None)
     return isinstance(code, int) and (code & 0xFF) in UNAVAILABLE_SQLITE_CODES
