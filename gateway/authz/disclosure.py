@@ -281,6 +281,28 @@ class Disclosure:
                 answer[key] = self._value(selected, answer[key], (path, key))
         return answer
 
+    def _catalog_objects(self, shape: Shape, codes: list[str], path: Path) -> list[Any]:
+        """A list of catalog objects (a member's roles): one group, every object counted at
+        once, each answered once per request unless something of it is refused."""
+        if not codes:
+            return []
+        group = self._group(shape, (), False)
+        if group.refuses:
+            return [self._object(shape, code, (path, i)) for i, code in enumerate(codes)]
+        catalog, answers, key = shape.catalog, self._catalog, id(shape)
+        assert catalog is not None
+        objects, listed = group.objects, []
+        for i, code in enumerate(codes):
+            item = catalog[code]
+            objects[item.id] = objects.get(item.id, 0) + 1
+            answer = answers.get((key, item.id))
+            if answer is None:
+                answer = answers[(key, item.id)] = self._fields(
+                    shape, group, (path, i), _attributes_of(item)
+                )
+            listed.append(answer)
+        return listed
+
     def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:
         """A catalog object (a role, an eTool): decided alike wherever it appears, so once it
         is answered without a refusal its answer is reused for the request."""
@@ -308,7 +330,9 @@ class Disclosure:
         assert child is not None
         if kind is OBJECT:
             return self._object(child, value, path)
-        if kind is LIST or kind is CATALOG:
+        if kind is CATALOG:
+            return self._catalog_objects(child, value, path)
+        if kind is LIST:
             return [self._object(child, item, (path, i)) for i, item in enumerate(value)]
         if kind is CONNECTION:
             return self._connection(selected, child, value, path)
@@ -464,6 +488,10 @@ def _child(selected: Selected) -> Shape:
 def _few(positions: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
     """``itemgetter`` for one position or none: always a tuple."""
     return lambda row: tuple(row[p] for p in positions)
+
+
+def _attributes_of(item: Any) -> ValueOf:
+    return lambda selected, _at: _catalog_value(item, selected)
 
 
 def _catalog_value(item: Any, selected: Selected) -> Any:

@@ -149,13 +149,19 @@ class PolicyTable:
         return cast(T, found)
 
     def decide(self, roles: frozenset[str], type_name: str, field: str) -> Verdict:
-        """The most permissive verdict of any of ``roles`` (a union of privileges)."""
+        """The most permissive verdict of any of ``roles`` (a union of privileges). When
+        several roles give it, the rule named is always the same one: an organization's or
+        the health plan's role before a pseudo-role (an admin reading their own membership
+        reads it as the admin), then by name."""
         key = (roles, type_name, field)
         verdict = self._combined.get(key)
         if verdict is None:
             refusal = self._refusals.get((type_name, field), DEFAULT_DENY)
             verdict = max(
-                (self._by_role[r].get((type_name, field), refusal) for r in roles),
+                (
+                    self._by_role[r].get((type_name, field), refusal)
+                    for r in sorted(roles, key=_rule_order)
+                ),
                 key=lambda v: v.decision,
                 default=refusal,
             )
@@ -168,6 +174,10 @@ class PolicyTable:
     def reaches_all(self, roles: frozenset[str], type_name: str, field: str) -> bool:
         """Whether any of ``roles`` reaches every row of the list ``Type.field`` (V1, V4, V5)."""
         return any((type_name, field) in self._reach[r] for r in roles)
+
+
+def _rule_order(role: str) -> tuple[bool, str]:
+    return role in PSEUDO_ROLES, role
 
 
 def compile_policy(settings: Settings, fields: Iterable[tuple[str, str, bool]]) -> PolicyTable:
