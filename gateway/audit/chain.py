@@ -23,38 +23,13 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from gateway.audit.entries import ENTRY_COLUMNS, REQUEST_COLUMNS
 from gateway.audit.group_commit import BatchLimits, BatchMetrics, GroupCommit
 from gateway.audit.trail import AuditTrail
-from gateway.data import Database, count_statement
+from gateway.data import Database
 from gateway.models import AccessLogEntry, AccessLogHead, AccessLogRequest
 
 logger = logging.getLogger("gateway")
 REQUESTS_TABLE = cast(Table, AccessLogRequest.__table__)
 GENESIS_HASH = bytes(32)
 HEAD_ID = 1
-READ_HEAD = f"SELECT seq, hash FROM access_log_head WHERE id = {HEAD_ID}"  # noqa: S608
-# PostgreSQL: a batch in one statement (_append_at_once). $1, $2: the new head; $3, $4: the
-# head it is chained onto; then the request rows and the entries, one array per column.
-APPEND_AT_ONCE = f"""
-WITH head AS (
-    UPDATE access_log_head SET seq = $1, hash = $2
-    WHERE id = {HEAD_ID} AND seq = $3 AND hash = $4
-    RETURNING 1
-), requests AS (
-    INSERT INTO access_log_requests ({", ".join(REQUEST_COLUMNS)})
-    SELECT r.* FROM head, unnest(
-        $5::bigint[], $6::int[], $7::text[], $8::int[], $9::timestamptz[], $10::int[],
-        $11::text[], $12::text[], $13::text[]
-    ) AS r
-), entries AS (
-    INSERT INTO access_log ({", ".join(ENTRY_COLUMNS)})
-    SELECT e.seq, e.request_seq, e.objects::jsonb, e.executions, e.object_type, e.field,
-        e.action, e.decision, e.rule, e.hash
-    FROM head, unnest(
-        $14::bigint[], $15::bigint[], $16::text[], $17::int[], $18::text[], $19::text[],
-        $20::text[], $21::text[], $22::text[], $23::bytea[]
-    ) AS e ({", ".join(ENTRY_COLUMNS)})
-)
-SELECT count(*) FROM head
-"""  # noqa: S608 - built from the constant column names
 SQLITE_INSERT_ENTRIES = (  # built from the constant column names above
     f"INSERT INTO access_log ({', '.join(ENTRY_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
@@ -76,7 +51,6 @@ class AccessLogWriter:
         # This process's flushes, one batch at a time; the head row's lock orders the batches
         # with other processes' and with the mutations' transactions.
         self._batches = GroupCommit(self._append_batch, limits, metrics or BatchMetrics())
-        self._head: tuple[int, bytes] | None = None  # (seq, hash) as this writer last saw it
 
     async def flush(self, trail: AuditTrail) -> bool:
         """A2: write what ``trail`` recorded durably, in one batch with the other requests
@@ -122,62 +96,25 @@ class AccessLogWriter:
 
     async def _append_batch(self, trails: list[AuditTrail]) -> None:
         """One group commit: all of ``trails`` in one transaction, or none of them."""
-        if self._db.is_sqlite:
-            async with self._db.transaction() as session:
-                await self._append_in(session, trails)
-        else:
-            await self._append_at_once(trails)
+        async with self._db.transaction() as session:
+            await self._append_in(session, trails)
         for trail in trails:
             trail.mark_written()
-
-    async def _append_at_once(self, trails: list[AuditTrail]) -> None:
-        """PostgreSQL: the batch as one statement, chained onto the head this writer last
-        wrote or read. It moves the head only from there, and inserts only if the head moved,
-        so it is the whole batch or nothing. If another writer (a process, a change's
-        transaction) moved the head first, the statement finds no head to move: the batch is
-        chained again onto the head as it is now. A statement commits by itself: one round
-        trip and one commit for the batch."""
-        async with self._db.driver() as connection:
-            head = self._head
-            while True:
-                if head is None:
-                    count_statement()
-                    head = tuple(await connection.fetchrow(READ_HEAD))
-                requests, records = self._chain(trails, *head)
-                last = (records[-1][0], records[-1][-1])
-                count_statement()
-                moved = await connection.fetchval(
-                    APPEND_AT_ONCE, *last, *head, *_arrays(requests), *_arrays(records)
-                )
-                if moved:
-                    self._head = last
-                    return
-                head = None
-
-    def _chain(
-        self, trails: Sequence[AuditTrail], last_seq: int, last_hash: bytes
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Each trail's request row and its entries, chained in order onto ``last_hash``: a
-        request's first entry onto the previous request's last."""
-        requests: list[tuple[Any, ...]] = []
-        records: list[tuple[Any, ...]] = []
-        for trail in trails:
-            request = trail.request_row(last_seq + 1)
-            chained = trail.chained(self._key, request, last_hash)
-            requests.append(request)
-            records += chained
-            last_seq, last_hash = last_seq + len(chained), chained[-1][-1]
-        return requests, records
 
     async def _append_in(self, session: AsyncSession, trails: Sequence[AuditTrail]) -> None:
         """Each trail's request row and entries, in order, under one lock on the chain's head:
         a request's first entry is chained onto the previous request's last."""
-        head = (await session.execute(_take_head())).one()
-        requests, records = self._chain(trails, *head)
-        rows = [dict(zip(REQUEST_COLUMNS, request, strict=True)) for request in requests]
-        await session.execute(insert(REQUESTS_TABLE), rows)
+        last_seq, last_hash = (await session.execute(_take_head())).one()
+        requests: list[dict[str, Any]] = []
+        records: list[tuple[Any, ...]] = []
+        for trail in trails:
+            request = trail.request_row(last_seq + 1)
+            chained = trail.chained(self._key, request, last_hash)
+            requests.append(dict(zip(REQUEST_COLUMNS, request, strict=True)))
+            records += chained
+            last_seq, last_hash = last_seq + len(chained), chained[-1][-1]
+        await session.execute(insert(REQUESTS_TABLE), requests)
         await self._insert_entries(session, records)
-        last_seq, last_hash = records[-1][0], records[-1][-1]
         await session.execute(
             update(AccessLogHead)
             .where(AccessLogHead.id == HEAD_ID)
@@ -196,11 +133,6 @@ class AccessLogWriter:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             AccessLogEntry.__tablename__, records=records, columns=list(ENTRY_COLUMNS)
         )
-
-
-def _arrays(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one array per column (``unnest`` takes them back apart)."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _take_head() -> ReturningUpdate[int, bytes]:

@@ -1,13 +1,6 @@
 """Data access: the engine and its sessions, per-request loaders, pagination and ids."""
 
-from gateway.data.db import (
-    Database,
-    Timeouts,
-    count_statement,
-    create_engine,
-    is_sqlite,
-    statement_count,
-)
+from gateway.data.db import Database, Timeouts, create_engine, is_sqlite, statement_count
 from gateway.data.faults import database_unavailable
 from gateway.data.ids import as_id, parse_id, parse_input_ids
 from gateway.data.loaders import Loaders, PageKey
@@ -23,7 +16,6 @@ __all__ = [
     "RowScope",
     "Timeouts",
     "as_id",
-    "count_statement",
     "create_engine",
     "database_unavailable",
     "encode_cursor",

@@ -79,7 +79,7 @@ def create_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
             **_pool(timeouts),
         )
         event.listen(engine.sync_engine, "checkout", _replace_if_closed)
-    event.listen(engine.sync_engine, "before_cursor_execute", count_statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine
 
 
@@ -121,8 +121,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def count_statement(*_args: Any) -> None:
-    """One more statement for the request under way (one run on a driver connection)."""
+def _count_statement(*_args: Any) -> None:
     counter = statement_count.get()
     if counter is not None:
         counter[0] += 1
@@ -149,16 +148,10 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
-        """A pooled connection's own driver connection (asyncpg's, aiosqlite's) outside any
-        transaction: a statement commits by itself. Count each with ``count_statement``."""
-        async with self.engine.connect() as connection:
-            yield (await connection.get_raw_connection()).driver_connection
-
-    @asynccontextmanager
     async def json_reader(self) -> AsyncIterator[JsonReader]:
         """One pooled connection for a compiled read's statements (one per root field)."""
-        async with self.driver() as raw:
+        async with self.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
             yield JsonReader(raw, self.is_sqlite)
 
     async def dispose(self) -> None:
@@ -176,7 +169,9 @@ class JsonReader:
 
     async def fetch(self, sql: str, parameters: tuple[Any, ...]) -> Any:
         """The statement's value, decoded; None when it found no row."""
-        count_statement()
+        counter = statement_count.get()
+        if counter is not None:
+            counter[0] += 1
         if self._is_sqlite:
             async with self._raw.execute(sql, parameters) as cursor:
                 row = await cursor.fetchone()
