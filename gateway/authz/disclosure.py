@@ -154,7 +154,6 @@ class _Group:
     refuses: bool
     objects: dict[str | None, int] = field(default_factory=dict)
     indexes: list[int] = field(default_factory=list)  # each field's entry, once recorded
-
     _filed: dict[int | None, dict[FiledObject, int]] = field(default_factory=dict)
 
     def met(self, object_id: str | None) -> None:
@@ -252,10 +251,8 @@ class Disclosure:
     # ---- the walk --------------------------------------------------------------------------
 
     def _object(self, shape: Shape, row: JSON, path: Path) -> Any:
-        if shape.catalog is not None:
-            return self._catalog_object(shape, shape.catalog[row], path)
-        if shape.structure:
-            raise AssertionError("structure shapes are walked by their connection")
+        if shape.structure or shape.catalog is not None:
+            raise AssertionError("walked by their connection, or as catalog lists")
         count = shape.orgs
         orgs = tuple(row[1 : 1 + count]) if count else ()
         own = shape.owner and row[1 + count] == self.context.caller.user_id
@@ -282,39 +279,24 @@ class Disclosure:
         return answer
 
     def _catalog_objects(self, shape: Shape, codes: list[str], path: Path) -> list[Any]:
-        """A list of catalog objects (a member's roles): one group, every object counted at
-        once, each answered once per request unless something of it is refused."""
+        """A list of catalog objects (a member's roles): one group, decided alike wherever
+        they appear, so an object answered without a refusal is answered once per request."""
         if not codes:
             return []
         group = self._group(shape, (), False)
-        if group.refuses:
-            return [self._object(shape, code, (path, i)) for i, code in enumerate(codes)]
         catalog, answers, key = shape.catalog, self._catalog, id(shape)
         assert catalog is not None
-        objects, listed = group.objects, []
+        listed = []
         for i, code in enumerate(codes):
             item = catalog[code]
-            objects[item.id] = objects.get(item.id, 0) + 1
-            answer = answers.get((key, item.id))
+            group.met(item.id)
+            answer = None if group.refuses else answers.get((key, item.id))
             if answer is None:
-                answer = answers[(key, item.id)] = self._fields(
-                    shape, group, (path, i), _attributes_of(item)
-                )
+                answer = self._fields(shape, group, (path, i), _attributes_of(item))
+                if not group.refuses:
+                    answers[(key, item.id)] = answer
             listed.append(answer)
         return listed
-
-    def _catalog_object(self, shape: Shape, item: Any, path: Path) -> dict[str, Any]:
-        """A catalog object (a role, an eTool): decided alike wherever it appears, so once it
-        is answered without a refusal its answer is reused for the request."""
-        group = self._group(shape, (), False)
-        group.met(item.id)
-        if group.refuses:
-            return self._fields(shape, group, path, lambda s, _at: _catalog_value(item, s))
-        answer = self._catalog.get((id(shape), item.id))
-        if answer is None:
-            answer = self._fields(shape, group, path, lambda s, _at: _catalog_value(item, s))
-            self._catalog[(id(shape), item.id)] = answer
-        return answer
 
     def _value(self, selected: Selected, value: JSON, path: Path) -> Any:
         kind = selected.kind

@@ -35,7 +35,7 @@ ALWAYS_UNAVAILABLE = (
 
 def database_unavailable(error: BaseException | None) -> bool:
     """Whether ``error`` says the database could not be used, not that the statement was wrong:
-    raised through SQLAlchemy, or by the driver itself (a compiled read, the log's append)."""
+    raised through SQLAlchemy, or by the driver itself (a compiled read's statements)."""
     if isinstance(error, ALWAYS_UNAVAILABLE):
         return True
     if isinstance(error, sqlalchemy.exc.DBAPIError):

@@ -4,16 +4,14 @@ error, and what the request did is still in the access log."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from sqlalchemy import text
+from contextlib import AbstractAsyncContextManager
 
 from gateway.auth import mint_token
 from gateway.data import Database, is_sqlite
 from gateway.settings import Settings
 from tests.support import World, app_client, codes
 from tests.support.accounts import logged
+from tests.support.database import held
 from tests.support.factories import make_org
 
 HANG_GUARD_SECONDS = 20  # not a timing assertion: without timeouts the request would wait
@@ -25,18 +23,10 @@ mutation($org: ID!, $member: ID!) {
 }"""
 
 
-@asynccontextmanager
-async def organization_locked(db: Database, org_id: int) -> AsyncIterator[None]:
+def organization_locked(db: Database, org_id: int) -> AbstractAsyncContextManager[None]:
     """Another connection holds the organization's row (PostgreSQL) or the database's write
     lock (SQLite) until the block ends, as a long transaction elsewhere would."""
-    async with db.session() as session:
-        await session.execute(
-            text("UPDATE organizations SET name = name WHERE id = :id"), {"id": org_id}
-        )
-        try:
-            yield
-        finally:
-            await session.rollback()
+    return held(db, "UPDATE organizations SET name = name WHERE id = :id", id=org_id)
 
 
 async def test_a_change_the_database_cannot_make_in_time_is_unavailable(

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 
 from gateway.data import Database, database_unavailable, is_sqlite
 from gateway.settings import Settings
 from tests.support import Api, World, app_client, codes
 from tests.support.accounts import logged
+from tests.support.database import held
 from tests.support.reads import compiled_reads_count
 
 HANG_GUARD_SECONDS = 20  # not a timing assertion: without timeouts the request would wait
@@ -80,19 +79,12 @@ def test_the_drivers_own_errors_are_told_apart(
     assert database_unavailable(error) is unavailable
 
 
-@asynccontextmanager
-async def tax_ids_held(db: Database) -> AsyncIterator[None]:
+def tax_ids_held(db: Database) -> AbstractAsyncContextManager[None]:
     """Another connection holds the tax IDs' table until the block ends: on PostgreSQL an
     exclusive lock that readers wait for; on SQLite the database's write lock."""
-    async with db.session() as session:
-        if is_sqlite(db.url):
-            await session.execute(text("UPDATE tax_ids SET tin = tin"))
-        else:
-            await session.execute(text("LOCK TABLE tax_ids IN ACCESS EXCLUSIVE MODE"))
-        try:
-            yield
-        finally:
-            await session.rollback()
+    if is_sqlite(db.url):
+        return held(db, "UPDATE tax_ids SET tin = tin")
+    return held(db, "LOCK TABLE tax_ids IN ACCESS EXCLUSIVE MODE")
 
 
 async def test_a_compiled_read_the_database_cannot_answer_in_time_is_unavailable_and_logged(

@@ -27,6 +27,18 @@ async def outbox_of(db: Database, org: Org) -> list[OutboxMessage]:
 
 
 @asynccontextmanager
+async def held(db: Database, statement: str, **parameters: Any) -> AsyncIterator[None]:
+    """Another connection runs ``statement`` (a lock, a write) and holds what it took until
+    the block ends, as a long transaction elsewhere would."""
+    async with db.session() as session:
+        await session.execute(text(statement), parameters)
+        try:
+            yield
+        finally:
+            await session.rollback()
+
+
+@asynccontextmanager
 async def access_log_unwritable(db: Database) -> AsyncIterator[None]:
     """Inside the block no access-log entry can be written (the table is renamed away)."""
     async with db.engine.begin() as connection:
